@@ -1,0 +1,143 @@
+//! The in-process cache: a map under one lock, with expiry. Each public operation holds the lock
+//! for its whole read-decide-write, which is what makes it atomic.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(Default)]
+pub struct Memory {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    values: HashMap<String, Entry>,
+    windows: HashMap<String, VecDeque<Instant>>,
+    writes: u64,
+}
+
+struct Entry {
+    value: String,
+    expires: Option<Instant>,
+}
+
+impl Entry {
+    fn live(&self, now: Instant) -> bool {
+        self.expires.is_none_or(|e| e > now)
+    }
+}
+
+impl Inner {
+    fn live(&mut self, key: &str, now: Instant) -> Option<&mut Entry> {
+        if self.values.get(key).is_some_and(|e| !e.live(now)) {
+            self.values.remove(key);
+        }
+        self.values.get_mut(key)
+    }
+
+    /// Every 1,024 writes, drops expired entries so that an idle key cannot live forever.
+    fn wrote(&mut self, now: Instant) {
+        self.writes += 1;
+        if self.writes.is_multiple_of(1024) {
+            self.values.retain(|_, e| e.live(now));
+            self.windows.retain(|_, w| w.back().is_some_and(|t| now.duration_since(*t) < Duration::from_secs(86_400)));
+        }
+    }
+}
+
+impl Memory {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the map half-written (each operation is a
+        // single map call), so a poisoned lock is safe to keep using.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn get(&self, key: &str) -> Option<String> {
+        let now = Instant::now();
+        self.lock().live(key, now).map(|e| e.value.clone())
+    }
+
+    pub fn set(&self, key: String, value: String, ttl: Option<Duration>) {
+        let now = Instant::now();
+        let mut g = self.lock();
+        g.values.insert(key, Entry { value, expires: ttl.map(|t| now + t) });
+        g.wrote(now);
+    }
+
+    pub fn set_nx(&self, key: String, value: String, ttl: Option<Duration>) -> bool {
+        let now = Instant::now();
+        let mut g = self.lock();
+        if g.live(&key, now).is_some() {
+            return false;
+        }
+        g.values.insert(key, Entry { value, expires: ttl.map(|t| now + t) });
+        g.wrote(now);
+        true
+    }
+
+    pub fn delete(&self, key: &str) -> bool {
+        let now = Instant::now();
+        let mut g = self.lock();
+        g.live(key, now).is_some() && g.values.remove(key).is_some()
+    }
+
+    pub fn get_del(&self, key: &str) -> Option<String> {
+        let now = Instant::now();
+        let mut g = self.lock();
+        g.live(key, now)?;
+        g.values.remove(key).map(|e| e.value)
+    }
+
+    pub fn compare_and_set(&self, key: &str, expected: &str, new: Option<&str>, ttl: Option<Duration>) -> bool {
+        let now = Instant::now();
+        let mut g = self.lock();
+        let Some(entry) = g.live(key, now) else { return false };
+        if entry.value != expected {
+            return false;
+        }
+        match new {
+            None => {
+                g.values.remove(key);
+            }
+            Some(v) => {
+                entry.value = v.to_string();
+                if let Some(t) = ttl {
+                    entry.expires = Some(now + t);
+                }
+            }
+        }
+        g.wrote(now);
+        true
+    }
+
+    pub fn scan_prefix(&self, prefix: &str) -> Vec<(String, String)> {
+        let now = Instant::now();
+        let g = self.lock();
+        let mut out: Vec<_> = g
+            .values
+            .iter()
+            .filter(|(k, e)| k.starts_with(prefix) && e.live(now))
+            .map(|(k, e)| (k.clone(), e.value.clone()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    pub fn throttle(&self, key: String, limit: u32, window: Duration) -> Option<u64> {
+        let now = Instant::now();
+        let mut g = self.lock();
+        let w = g.windows.entry(key).or_default();
+        while w.front().is_some_and(|t| now.duration_since(*t) >= window) {
+            w.pop_front();
+        }
+        if (w.len() as u32) < limit {
+            w.push_back(now);
+            g.wrote(now);
+            return None;
+        }
+        let Some(&oldest) = w.front() else { return Some(window.as_secs().max(1)) };
+        let wait = window.saturating_sub(now.duration_since(oldest));
+        Some(wait.as_secs_f64().ceil().max(1.0) as u64)
+    }
+}

@@ -1,0 +1,204 @@
+//! The HTTP surface: every path of the API is declared once as an [`ApiRoute`] (path, methods,
+//! view-level permission, documentation); the router, the trailing-slash redirects, the `Allow`
+//! headers, the DRF 405s and the OpenAPI document are all derived from that one table.
+
+pub mod extract;
+pub mod health;
+pub mod meta;
+pub mod middleware;
+pub mod openapi;
+pub mod pagination;
+pub mod users;
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use axum::Router;
+
+use crate::error::{json_response, ApiError};
+use crate::state::AppState;
+use extract::Caller;
+
+/// API version segment of every path.
+pub const API: &str = "/api/v1.0";
+
+/// The view-level permission of a route (users-auth-rooms §2.5 step 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ViewAuth {
+    /// Anyone (authentication still runs: a bad bearer header or a CSRF failure is refused).
+    Any,
+    /// Authenticated users only: 401 for anonymous callers, before any 405.
+    User,
+}
+
+/// One path of the API.
+pub struct ApiRoute {
+    /// axum path syntax, e.g. `/api/v1.0/rooms/{id}/`.
+    pub path: &'static str,
+    /// Name shown by OPTIONS and used as the OpenAPI tag.
+    pub name: &'static str,
+    pub auth: ViewAuth,
+    /// The methods served, each with a one-line summary for the OpenAPI document.
+    pub methods: Vec<(Method, &'static str)>,
+    /// HEAD is served where GET is, except where the reference refuses it (`/config/`).
+    pub head: bool,
+    pub handler: MethodRouter<AppState>,
+}
+
+impl ApiRoute {
+    pub fn new(path: &'static str, name: &'static str, auth: ViewAuth, handler: MethodRouter<AppState>) -> Self {
+        ApiRoute { path, name, auth, methods: Vec::new(), head: true, handler }
+    }
+
+    pub fn doc(mut self, method: Method, summary: &'static str) -> Self {
+        self.methods.push((method, summary));
+        self
+    }
+
+    pub fn no_head(mut self) -> Self {
+        self.head = false;
+        self
+    }
+
+    /// The `Allow` header value, in DRF's order.
+    pub fn allow(&self) -> String {
+        let order = [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE];
+        let mut out: Vec<&str> =
+            order.iter().filter(|m| self.methods.iter().any(|(x, _)| x == *m)).map(Method::as_str).collect();
+        if self.head && self.methods.iter().any(|(m, _)| m == Method::GET) {
+            out.push("HEAD");
+        }
+        out.push("OPTIONS");
+        out.join(", ")
+    }
+}
+
+/// Every API route, grouped by resource. Feature modules append their own.
+pub fn api_routes() -> Vec<ApiRoute> {
+    let mut routes = Vec::new();
+    routes.extend(meta::routes());
+    routes.extend(users::routes());
+    routes
+}
+
+/// The path matcher used by the trailing-slash redirect (built from the same table).
+#[derive(Clone)]
+pub struct Paths(Arc<matchit::Router<()>>);
+
+impl Paths {
+    pub fn matches(&self, path: &str) -> bool {
+        self.0.at(path).is_ok()
+    }
+}
+
+/// Builds the whole application router.
+pub fn router(state: AppState) -> Router {
+    let mut app: Router<AppState> = Router::new();
+    let mut matcher = matchit::Router::new();
+    for route in api_routes() {
+        let _ = matcher.insert(route.path, ());
+        app = app.route(route.path, with_conventions(route));
+    }
+    app = app.merge(health::routes()).merge(openapi::routes());
+    let paths = Paths(Arc::new(matcher));
+    app.fallback(not_found)
+        .layer(axum::Extension(paths))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::cors))
+        .layer(axum::middleware::from_fn(middleware::api_headers))
+        .layer(axum::middleware::from_fn(middleware::request_log))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_response))
+        .with_state(state)
+}
+
+/// Adds the DRF conventions to a route: OPTIONS metadata, HEAD refusal where needed, the
+/// authenticate-then-405 fallback, and the `Allow` header on every response.
+fn with_conventions(route: ApiRoute) -> MethodRouter<AppState> {
+    let allow = route.allow();
+    let auth = route.auth;
+    let name = route.name;
+    let mut handler = route.handler;
+    let allow_fb = allow.clone();
+    handler = handler.options(move |caller: Result<Caller, ApiError>| async move {
+        let caller = caller?;
+        check_view(&caller, auth)?;
+        Ok::<Response, ApiError>(json_response(StatusCode::OK, &options_body(name)))
+    });
+    if !route.head {
+        let allow_head = allow.clone();
+        handler = handler
+            .head(move |caller: Result<Caller, ApiError>| method_not_allowed(caller, auth, Method::HEAD, allow_head));
+    }
+    handler = handler.fallback(move |caller: Result<Caller, ApiError>, method: Method| {
+        method_not_allowed(caller, auth, method, allow_fb)
+    });
+    let value = HeaderValue::from_str(&allow).unwrap_or(HeaderValue::from_static("OPTIONS"));
+    handler.layer(axum::middleware::map_response(move |mut res: Response| {
+        let value = value.clone();
+        async move {
+            res.headers_mut().insert(header::ALLOW, value);
+            res
+        }
+    }))
+}
+
+/// Applies the view-level permission: 401 for anonymous callers where a user is required.
+pub fn check_view(caller: &Caller, auth: ViewAuth) -> Result<(), ApiError> {
+    match auth {
+        ViewAuth::Any => Ok(()),
+        ViewAuth::User => caller.require_user().map(|_| ()),
+    }
+}
+
+async fn method_not_allowed(
+    caller: Result<Caller, ApiError>,
+    auth: ViewAuth,
+    method: Method,
+    allow: String,
+) -> ApiError {
+    let caller = match caller {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    if let Err(e) = check_view(&caller, auth) {
+        return e;
+    }
+    ApiError::MethodNotAllowed { method: method.to_string(), allow }
+}
+
+fn options_body(name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "name": name,
+        "description": "",
+        "renders": ["application/json"],
+        "parses": ["application/json"],
+    })
+}
+
+/// No route matched: Meet's 301 to the slashed path when that one exists (users-auth-rooms
+/// §2.1, every method, query string kept), otherwise a JSON 404.
+async fn not_found(
+    State(_): State<AppState>,
+    axum::Extension(paths): axum::Extension<Paths>,
+    req: Request,
+) -> Response {
+    let uri = req.uri();
+    let path = uri.path();
+    if !path.ends_with('/') && path.starts_with("/api/") {
+        let slashed = format!("{path}/");
+        if paths.matches(&slashed) {
+            let location = match uri.query() {
+                Some(q) => format!("{slashed}?{q}"),
+                None => slashed,
+            };
+            let mut resp = StatusCode::MOVED_PERMANENTLY.into_response();
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+            return resp;
+        }
+    }
+    ApiError::NotFound.into_response()
+}

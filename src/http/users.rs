@@ -1,0 +1,91 @@
+//! `/api/v1.0/users/`: users-auth-rooms §5.2 (U statements).
+
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, put};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::extract::{Body, Caller, Origin};
+use super::pagination::{self, Paginated};
+use super::{ApiRoute, ViewAuth};
+use crate::error::{json_response, ApiError};
+use crate::state::AppState;
+use crate::store::users::{self, User};
+
+pub fn routes() -> Vec<ApiRoute> {
+    vec![
+        ApiRoute::new("/api/v1.0/users/", "User", ViewAuth::User, get(list))
+            .doc(Method::GET, "List users (empty unless ALLOW_UNSECURE_USER_LISTING)"),
+        ApiRoute::new("/api/v1.0/users/me/", "User", ViewAuth::User, get(me)).doc(Method::GET, "The logged-in user"),
+        ApiRoute::new("/api/v1.0/users/{id}/", "User", ViewAuth::User, put(update).patch(update))
+            .doc(Method::PUT, "Update a user (every field is read-only: returns it unchanged)")
+            .doc(Method::PATCH, "Partially update a user (read-only fields: unchanged)"),
+    ]
+}
+
+/// The user object of every users endpoint and of nested accesses.
+#[derive(Serialize, Debug)]
+pub struct UserOut {
+    pub id: Uuid,
+    pub email: Option<String>,
+    pub full_name: Option<String>,
+    pub short_name: Option<String>,
+}
+
+impl From<&User> for UserOut {
+    fn from(u: &User) -> Self {
+        UserOut { id: u.id, email: u.email.clone(), full_name: u.full_name.clone(), short_name: u.short_name.clone() }
+    }
+}
+
+fn ok<T: Serialize>(body: &T) -> Response {
+    json_response(StatusCode::OK, &serde_json::to_value(body).unwrap_or_default())
+}
+
+/// `GET /api/v1.0/users/`: U-1..U-4.
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    origin: Origin,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, ApiError> {
+    caller.require_user()?;
+    if !state.config.allow_unsecure_user_listing {
+        let page = pagination::page(&uri, &origin, 0)?;
+        return Ok(ok(&Paginated::<UserOut>::new(0, page, Vec::new())));
+    }
+    let q: Option<String> = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .filter(|(k, _)| k == "q")
+        .map(|(_, v)| v.into_owned())
+        .last();
+    // Count first (to validate the page), then read the page.
+    let (count, _) = users::list(&state.db, q.as_deref(), 0, 0).await?;
+    let page = pagination::page(&uri, &origin, count)?;
+    let (count, rows) = users::list(&state.db, q.as_deref(), page.offset, page.limit).await?;
+    let results = rows.iter().map(UserOut::from).collect();
+    Ok(ok(&Paginated::new(count, page, results)))
+}
+
+/// `GET /api/v1.0/users/me/`: U-5, U-6.
+async fn me(caller: Caller) -> Result<Response, ApiError> {
+    Ok(ok(&UserOut::from(caller.require_user()?)))
+}
+
+/// `PUT|PATCH /api/v1.0/users/{id}/`: U-9..U-11, U-13 (a no-op for the caller's own id, B10).
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let me = caller.require_user()?;
+    let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;
+    let _ = body.object()?;
+    let user = users::get(&state.db, id).await?.ok_or(ApiError::NoMatch("User"))?;
+    if user.id != me.id {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(ok(&UserOut::from(&user)))
+}

@@ -1,0 +1,109 @@
+//! meet: a control plane for LiveKit meetings, API-compatible with La Suite Meet's backend.
+//!
+//! [`App::build`] turns a [`Config`] into a bound server; `main.rs` is only the command line.
+
+pub mod cache;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod sessions;
+pub mod state;
+pub mod store;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+pub use config::Config;
+pub use state::AppState;
+
+/// Opens the database (applying pending migrations) and the cache named by `config`.
+pub async fn connect(config: &Config) -> anyhow::Result<(store::Db, cache::Cache)> {
+    let db = store::Db::connect(&config.database, config.db_pool_size)
+        .await
+        .with_context(|| format!("cannot open the database {}", config.database.masked()))?;
+    store::migrations::migrate(&db).await.context("cannot apply the database migrations")?;
+    let cache = match &config.redis_url {
+        Some(url) => cache::Cache::redis(url, &config.cache_prefix).await.context("cannot connect to REDIS_URL")?,
+        None => cache::Cache::memory(&config.cache_prefix),
+    };
+    Ok((db, cache))
+}
+
+/// A server bound to its address, ready to run.
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl App {
+    /// Connects to the stores and binds `config.bind` (port 0 picks a free port).
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let (db, cache) = connect(&config).await?;
+        let listener =
+            TcpListener::bind(config.bind).await.with_context(|| format!("cannot listen on {}", config.bind))?;
+        Ok(App { listener, state: AppState::new(config, db, cache) })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and finishes in-flight requests.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let App { listener, state } = self;
+        let maintenance = tokio::spawn(maintenance(state.clone()));
+        let router = http::router(state.clone());
+        let result = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await;
+        maintenance.abort();
+        state.db.close().await;
+        result
+    }
+}
+
+/// Periodic housekeeping of this instance: expired database sessions.
+async fn maintenance(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        if !state.cache.is_redis() {
+            match store::sessions::purge_expired(&state.db).await {
+                Ok(n) if n > 0 => tracing::info!(sessions = n, "expired sessions removed"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not remove expired sessions"),
+            }
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested: finishing in-flight requests");
+}

@@ -1,0 +1,107 @@
+//! The `meet` command line: `serve` (default), `migrate`, `check-config`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use meet::config::LogFormat;
+use meet::Config;
+
+#[derive(Parser)]
+#[command(name = "meet", version, about = "Control plane for LiveKit meetings (La Suite Meet API)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve {
+        /// Listen address, ADDRESS:PORT (overrides MEET_BIND).
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the effective settings (secrets masked); exit non-zero naming every invalid variable.
+    CheckConfig,
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let bind_override = match &cli.command {
+        Some(Command::Serve { bind }) => bind.clone(),
+        _ => None,
+    };
+    let config = Config::from_lookup(|k| {
+        if k == "MEET_BIND" {
+            if let Some(b) = &bind_override {
+                return Some(b.clone());
+            }
+        }
+        std::env::var(k).ok()
+    });
+    let mut config = match config {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("meet: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(config.log_format);
+    if let Err(e) = config.ensure_secret_key() {
+        tracing::error!(error = %e, "cannot create the secret key in MEET_DATA_DIR");
+        return ExitCode::FAILURE;
+    }
+    if let Some(Command::CheckConfig) = cli.command {
+        for (k, v) in config.describe() {
+            println!("{k}={v}");
+        }
+        for w in &config.warnings {
+            println!("# warning: {w}");
+        }
+        return ExitCode::SUCCESS;
+    }
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("meet: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Some(Command::Migrate) => {
+                meet::connect(&config).await?;
+                tracing::info!("database is up to date");
+                Ok(())
+            }
+            _ => {
+                let app = meet::App::build(config).await?;
+                tracing::info!(address = %app.local_addr(), "meet is listening");
+                app.run_until(meet::shutdown_signal()).await?;
+                Ok::<(), anyhow::Error>(())
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

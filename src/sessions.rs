@@ -1,0 +1,89 @@
+//! Server-side sessions (users-auth-rooms §4.2): a random key in the `sessionid` cookie, JSON data
+//! on the server for 12 hours. Stored in Redis when `REDIS_URL` is set (shared by every
+//! instance), otherwise in the database (the single binary keeps them across restarts).
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::cache::Cache;
+use crate::error::ApiError;
+use crate::store::{self, Db};
+
+/// `SESSION_COOKIE_AGE`: 12 hours, set each time the session is saved.
+pub const SESSION_AGE: Duration = Duration::from_secs(43_200);
+/// Session key holding the logged-in user's id (Django's name).
+pub const USER_ID_KEY: &str = "_auth_user_id";
+
+pub type SessionData = Map<String, Value>;
+
+#[derive(Clone)]
+pub struct Sessions {
+    db: Db,
+    cache: Cache,
+}
+
+fn cache_key(key: &str) -> String {
+    format!("session:{key}")
+}
+
+/// True when `key` can be a session key of ours (so garbage cookies cost no lookup).
+pub fn valid_key(key: &str) -> bool {
+    (8..=64).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+impl Sessions {
+    pub fn new(db: Db, cache: Cache) -> Sessions {
+        Sessions { db, cache }
+    }
+
+    pub async fn load(&self, key: &str) -> Result<Option<SessionData>, ApiError> {
+        if !valid_key(key) {
+            return Ok(None);
+        }
+        let raw = if self.cache.is_redis() {
+            self.cache.get(&cache_key(key)).await?
+        } else {
+            store::sessions::load(&self.db, key).await?
+        };
+        Ok(raw.and_then(|r| serde_json::from_str::<SessionData>(&r).ok()))
+    }
+
+    /// Writes the session and restarts its 12-hour lifetime.
+    pub async fn save(&self, key: &str, data: &SessionData) -> Result<(), ApiError> {
+        let raw = Value::Object(data.clone()).to_string();
+        if self.cache.is_redis() {
+            self.cache.set(&cache_key(key), &raw, Some(SESSION_AGE)).await?;
+        } else {
+            let expire = store::now() + chrono::Duration::from_std(SESSION_AGE).unwrap_or_default();
+            store::sessions::save(&self.db, key, &raw, expire).await?;
+        }
+        Ok(())
+    }
+
+    /// Creates a session for `user_id` (a login); returns its key.
+    pub async fn create_for_user(&self, user_id: Uuid, mut data: SessionData) -> Result<String, ApiError> {
+        let key = crate::domain::random_session_key();
+        data.insert(USER_ID_KEY.into(), Value::String(user_id.to_string()));
+        self.save(&key, &data).await?;
+        Ok(key)
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), ApiError> {
+        if !valid_key(key) {
+            return Ok(());
+        }
+        if self.cache.is_redis() {
+            self.cache.delete(&cache_key(key)).await?;
+        } else {
+            store::sessions::delete(&self.db, key).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The user id a session is logged in as, if any.
+pub fn user_id(data: &SessionData) -> Option<Uuid> {
+    data.get(USER_ID_KEY)?.as_str()?.parse().ok()
+}

@@ -1,0 +1,36 @@
+//! Shared application state, cloned into every handler.
+
+use std::sync::Arc;
+
+use crate::cache::Cache;
+use crate::config::Config;
+use crate::sessions::Sessions;
+use crate::store::Db;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub cache: Cache,
+    pub sessions: Sessions,
+    /// Compiled `DJANGO_CORS_ALLOWED_ORIGIN_REGEXES`.
+    pub cors_regexes: Arc<Vec<regex::Regex>>,
+    /// The body of `GET /api/v1.0/config/`, serialized once.
+    pub frontend_config: axum::body::Bytes,
+}
+
+impl AppState {
+    pub fn new(config: Config, db: Db, cache: Cache) -> AppState {
+        let cors_regexes =
+            config.cors_allowed_origin_regexes.iter().filter_map(|r| regex::Regex::new(r).ok()).collect();
+        let frontend_config = crate::http::meta::frontend_config(&config);
+        AppState {
+            frontend_config,
+            sessions: Sessions::new(db.clone(), cache.clone()),
+            config: Arc::new(config),
+            db,
+            cache,
+            cors_regexes: Arc::new(cors_regexes),
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! The only place (with `migrations.rs`) that knows which database runs: queries are written once
+//! in SQL that SQLite and PostgreSQL both accept (`$1` placeholders, `RETURNING`, `ON CONFLICT`),
+//! carried as a [`Q`] with typed arguments, and executed here on either backend.
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{FromRow, PgConnection, SqliteConnection};
+use uuid::Uuid;
+
+use super::StoreError;
+use crate::config::DatabaseUrl;
+
+/// A pool on one of the two supported databases.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Which database a [`Db`] talks to (for the rare statements that must differ: migrations only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Db {
+    /// Opens the pool. PostgreSQL is retried for a bounded time so that a service starting
+    /// together with its database does not crash-loop; SQLite creates its file.
+    pub async fn connect(url: &DatabaseUrl, pool_size: u32) -> Result<Db, StoreError> {
+        match url {
+            DatabaseUrl::Sqlite(u) => {
+                let opts = SqliteConnectOptions::from_str(u)
+                    .map_err(|e| StoreError::Other(e.to_string()))?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(10));
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(pool_size)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await
+                    .map_err(map_err)?;
+                Ok(Db::Sqlite(pool))
+            }
+            DatabaseUrl::Postgres(u) => {
+                let opts = PgConnectOptions::from_str(u).map_err(|e| StoreError::Other(e.to_string()))?;
+                let pool_opts = PgPoolOptions::new()
+                    .max_connections(pool_size)
+                    .min_connections(0)
+                    .acquire_timeout(Duration::from_secs(5));
+                let mut attempt = 0;
+                loop {
+                    match pool_opts.clone().connect_with(opts.clone()).await {
+                        Ok(pool) => return Ok(Db::Postgres(pool)),
+                        Err(e) if attempt < 4 && is_unavailable(&e) => {
+                            attempt += 1;
+                            tracing::warn!(attempt, error = %e, "PostgreSQL is not reachable yet; retrying");
+                            tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+                        }
+                        Err(e) => return Err(map_err(e)),
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
+    /// so concurrent writers queue on the busy timeout instead of failing with "database is locked";
+    /// on PostgreSQL, rows that decide an invariant are locked with `Q::for_update`.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        match self {
+            Db::Sqlite(p) => Ok(Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?)),
+            Db::Postgres(p) => Ok(Tx::Postgres(p.begin().await.map_err(map_err)?)),
+        }
+    }
+
+    /// Cheap liveness check for `/__heartbeat__`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        Q::new("SELECT 1").execute(self).await.map(|_| ())
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// An open transaction on either backend. Dropped without `commit`, it rolls back.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await.map_err(map_err),
+            Tx::Postgres(t) => t.commit().await.map_err(map_err),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+/// A typed query argument; every variant encodes the same way on both backends
+/// (UUIDs as `uuid`/16-byte BLOB, timestamps as `timestamptz`/ISO text, JSON as `jsonb`/text).
+#[derive(Clone, Debug)]
+pub enum Arg {
+    Uuid(Uuid),
+    OptUuid(Option<Uuid>),
+    Str(String),
+    OptStr(Option<String>),
+    I64(i64),
+    Bool(bool),
+    Time(DateTime<Utc>),
+    OptTime(Option<DateTime<Utc>>),
+    Json(Value),
+}
+
+macro_rules! arg_from {
+    ($($t:ty => $v:ident),* $(,)?) => {$(
+        impl From<$t> for Arg { fn from(x: $t) -> Arg { Arg::$v(x) } }
+    )*};
+}
+arg_from!(Uuid => Uuid, Option<Uuid> => OptUuid, String => Str, Option<String> => OptStr, i64 => I64,
+    bool => Bool, DateTime<Utc> => Time, Option<DateTime<Utc>> => OptTime, Value => Json);
+
+impl From<&str> for Arg {
+    fn from(x: &str) -> Arg {
+        Arg::Str(x.to_string())
+    }
+}
+
+impl From<Option<&str>> for Arg {
+    fn from(x: Option<&str>) -> Arg {
+        Arg::OptStr(x.map(str::to_string))
+    }
+}
+
+/// A statement and its arguments, written once for both databases.
+#[derive(Clone, Debug)]
+pub struct Q {
+    sql: Cow<'static, str>,
+    args: Vec<Arg>,
+}
+
+/// Where a query runs: a pool or an open transaction.
+pub enum Conn<'a> {
+    SqlitePool(&'a SqlitePool),
+    PgPool(&'a PgPool),
+    SqliteTx(&'a mut SqliteConnection),
+    PgTx(&'a mut PgConnection),
+}
+
+/// Anything a [`Q`] can run on.
+pub trait Exec {
+    fn as_conn(&mut self) -> Conn<'_>;
+}
+
+impl Exec for &Db {
+    fn as_conn(&mut self) -> Conn<'_> {
+        match *self {
+            Db::Sqlite(p) => Conn::SqlitePool(p),
+            Db::Postgres(p) => Conn::PgPool(p),
+        }
+    }
+}
+
+impl Exec for &mut Tx {
+    fn as_conn(&mut self) -> Conn<'_> {
+        match &mut **self {
+            Tx::Sqlite(t) => Conn::SqliteTx(&mut *t),
+            Tx::Postgres(t) => Conn::PgTx(&mut *t),
+        }
+    }
+}
+
+macro_rules! bind_all {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                Arg::Uuid(v) => q.bind(v),
+                Arg::OptUuid(v) => q.bind(v),
+                Arg::Str(v) => q.bind(v),
+                Arg::OptStr(v) => q.bind(v),
+                Arg::I64(v) => q.bind(v),
+                Arg::Bool(v) => q.bind(v),
+                Arg::Time(v) => q.bind(v),
+                Arg::OptTime(v) => q.bind(v),
+                Arg::Json(v) => q.bind(sqlx::types::Json(v)),
+            };
+        }
+        q
+    }};
+}
+
+/// Rows that decode the same way from both backends (derive `sqlx::FromRow`).
+pub trait Row: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+
+impl Q {
+    pub fn new(sql: impl Into<Cow<'static, str>>) -> Q {
+        Q { sql: sql.into(), args: Vec::new() }
+    }
+
+    pub fn bind(mut self, a: impl Into<Arg>) -> Q {
+        self.args.push(a.into());
+        self
+    }
+
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// Appends ` FOR UPDATE` on PostgreSQL. SQLite needs no row lock: its write transactions
+    /// (`BEGIN IMMEDIATE`) already serialize every writer.
+    pub fn for_update(mut self, backend: Backend) -> Q {
+        if backend == Backend::Postgres {
+            self.sql = Cow::Owned(format!("{} FOR UPDATE", self.sql));
+        }
+        self
+    }
+
+    pub async fn fetch_all<T: Row>(self, mut ex: impl Exec) -> Result<Vec<T>, StoreError> {
+        let Q { sql, args } = self;
+        let r = match ex.as_conn() {
+            Conn::SqlitePool(p) => bind_all!(sqlx::query_as::<_, T>(&sql), args).fetch_all(p).await,
+            Conn::PgPool(p) => bind_all!(sqlx::query_as::<_, T>(&sql), args).fetch_all(p).await,
+            Conn::SqliteTx(c) => bind_all!(sqlx::query_as::<_, T>(&sql), args).fetch_all(c).await,
+            Conn::PgTx(c) => bind_all!(sqlx::query_as::<_, T>(&sql), args).fetch_all(c).await,
+        };
+        r.map_err(map_err)
+    }
+
+    pub async fn fetch_optional<T: Row>(self, mut ex: impl Exec) -> Result<Option<T>, StoreError> {
+        let Q { sql, args } = self;
+        let r = match ex.as_conn() {
+            Conn::SqlitePool(p) => bind_all!(sqlx::query_as::<_, T>(&sql), args).fetch_optional(p).await,
+            Conn::PgPool(p) => bind_all!(sqlx::query_as::<_, T>(&sql), args).fetch_optional(p).await,
+            Conn::SqliteTx(c) => bind_all!(sqlx::query_as::<_, T>(&sql), args).fetch_optional(c).await,
+            Conn::PgTx(c) => bind_all!(sqlx::query_as::<_, T>(&sql), args).fetch_optional(c).await,
+        };
+        r.map_err(map_err)
+    }
+
+    pub async fn fetch_one<T: Row>(self, ex: impl Exec) -> Result<T, StoreError> {
+        self.fetch_optional(ex).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Runs the statement; returns the number of rows affected.
+    pub async fn execute(self, mut ex: impl Exec) -> Result<u64, StoreError> {
+        let Q { sql, args } = self;
+        let r = match ex.as_conn() {
+            Conn::SqlitePool(p) => bind_all!(sqlx::query(&sql), args).execute(p).await.map(|r| r.rows_affected()),
+            Conn::PgPool(p) => bind_all!(sqlx::query(&sql), args).execute(p).await.map(|r| r.rows_affected()),
+            Conn::SqliteTx(c) => bind_all!(sqlx::query(&sql), args).execute(c).await.map(|r| r.rows_affected()),
+            Conn::PgTx(c) => bind_all!(sqlx::query(&sql), args).execute(c).await.map(|r| r.rows_affected()),
+        };
+        r.map_err(map_err)
+    }
+}
+
+/// Runs a script of several statements (migrations): no arguments.
+pub(super) async fn execute_script(mut ex: impl Exec, sql: &str) -> Result<(), StoreError> {
+    use sqlx::Executor;
+    let r = match ex.as_conn() {
+        Conn::SqlitePool(p) => p.execute(sql).await.map(|_| ()),
+        Conn::PgPool(p) => p.execute(sql).await.map(|_| ()),
+        Conn::SqliteTx(c) => c.execute(sql).await.map(|_| ()),
+        Conn::PgTx(c) => c.execute(sql).await.map(|_| ()),
+    };
+    r.map_err(map_err)
+}
+
+/// SQLite names no constraint in its violation messages: map its column lists to the names the
+/// PostgreSQL schema uses, so callers match on one name whatever the backend.
+const SQLITE_CONSTRAINTS: &[(&str, &str)] = &[
+    ("meet_room.slug", "meet_room_slug_key"),
+    ("meet_resource_access.user_id, meet_resource_access.resource_id", "resource_access_unique_user_resource"),
+    ("meet_user.sub", "meet_user_sub_key"),
+    ("meet_user.admin_email", "meet_user_admin_email_key"),
+    ("meet_recording.room_id", "unique_initiated_or_active_recording_per_room"),
+    ("meet_recording_access.user_id, meet_recording_access.recording_id", "unique_recording_user"),
+    ("meet_recording_access.team, meet_recording_access.recording_id", "unique_recording_team"),
+];
+
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_))
+}
+
+pub(super) fn map_err(e: sqlx::Error) -> StoreError {
+    if is_unavailable(&e) {
+        return StoreError::Unavailable(e.to_string());
+    }
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() || db.is_check_violation() {
+            let name = match db.constraint() {
+                Some(c) => c.to_string(),
+                None => {
+                    let msg = db.message();
+                    let cols = msg.rsplit(": ").next().unwrap_or(msg);
+                    SQLITE_CONSTRAINTS
+                        .iter()
+                        .find(|(c, _)| *c == cols)
+                        .map(|(_, n)| n.to_string())
+                        .unwrap_or_else(|| cols.to_string())
+                }
+            };
+            return StoreError::Conflict(name);
+        }
+        // PostgreSQL "the database system is shutting down / starting up" and admin shutdowns.
+        if matches!(db.code().as_deref(), Some("57P01" | "57P02" | "57P03" | "53300")) {
+            return StoreError::Unavailable(db.message().to_string());
+        }
+    }
+    if matches!(e, sqlx::Error::RowNotFound) {
+        return StoreError::NotFound;
+    }
+    StoreError::Other(e.to_string())
+}

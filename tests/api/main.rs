@@ -1,0 +1,10 @@
+//! One integration-test binary: every test starts the real app on 127.0.0.1:0 with a fresh
+//! database and talks HTTP. `TEST_DATABASE_URL` / `TEST_REDIS_URL` switch the same tests from
+//! SQLite + in-process cache to PostgreSQL + Redis.
+
+mod support;
+
+mod cache_contract;
+mod foundation;
+mod outage;
+mod users;
