@@ -20,6 +20,12 @@ use tokio::net::TcpListener;
 pub use config::Config;
 pub use state::AppState;
 
+/// Installs the process-wide TLS crypto provider (ring) once: every HTTPS client of the process
+/// (LiveKit, OIDC, e-mail, S3) uses it. Safe to call many times.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Opens the database (applying pending migrations) and the cache named by `config`.
 pub async fn connect(config: &Config) -> anyhow::Result<(store::Db, cache::Cache)> {
     let db = store::Db::connect(&config.database, config.db_pool_size)
@@ -42,6 +48,7 @@ pub struct App {
 impl App {
     /// Connects to the stores and binds `config.bind` (port 0 picks a free port).
     pub async fn build(config: Config) -> anyhow::Result<App> {
+        install_crypto_provider();
         let (db, cache) = connect(&config).await?;
         let listener =
             TcpListener::bind(config.bind).await.with_context(|| format!("cannot listen on {}", config.bind))?;
