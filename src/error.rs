@@ -74,6 +74,9 @@ pub enum ApiError {
     /// 404 `Not found.`
     #[error("not found")]
     NotFound,
+    /// 404 with a specific message (recordings: `No active recording found for this room.`).
+    #[error("not found: {0}")]
+    NotFoundMessage(String),
     /// 404 `Invalid page.`
     #[error("invalid page")]
     InvalidPage,
@@ -112,7 +115,9 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated | ApiError::AuthenticationFailed(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden | ApiError::ForbiddenMessage(_) | ApiError::Csrf(_) => StatusCode::FORBIDDEN,
-            ApiError::NoMatch(_) | ApiError::NotFound | ApiError::InvalidPage => StatusCode::NOT_FOUND,
+            ApiError::NoMatch(_) | ApiError::NotFound | ApiError::NotFoundMessage(_) | ApiError::InvalidPage => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::BadRequest(_) | ApiError::Validation(_) => StatusCode::BAD_REQUEST,
@@ -133,6 +138,7 @@ impl ApiError {
             ApiError::Csrf(reason) => detail(format!("CSRF Failed: {reason}")),
             ApiError::NoMatch(model) => detail(format!("No {model} matches the given query.")),
             ApiError::NotFound => detail("Not found.".into()),
+            ApiError::NotFoundMessage(m) => detail(m.clone()),
             ApiError::InvalidPage => detail("Invalid page.".into()),
             ApiError::MethodNotAllowed { method, .. } => detail(format!("Method \"{method}\" not allowed.")),
             ApiError::UnsupportedMediaType(t) => detail(format!("Unsupported media type \"{t}\" in request.")),
@@ -186,6 +192,7 @@ impl IntoResponse for ApiError {
             | ApiError::Csrf(_)
             | ApiError::NoMatch(_)
             | ApiError::NotFound
+            | ApiError::NotFoundMessage(_)
             | ApiError::InvalidPage
             | ApiError::UnsupportedMediaType(_)
             | ApiError::BadRequest(_)

@@ -7,6 +7,13 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod livekit;
+pub mod mail;
+pub mod marketing;
+pub mod oidc;
+pub mod s3;
+pub mod seed;
+pub mod service;
 pub mod sessions;
 pub mod state;
 pub mod store;
@@ -67,11 +74,15 @@ impl App {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let App { listener, state } = self;
         let maintenance = tokio::spawn(maintenance(state.clone()));
+        let outbox = tokio::spawn(service::outbox::run_loop(state.clone()));
+        let reconciler = tokio::spawn(service::reconciler::run_loop(state.clone()));
         let router = http::router(state.clone());
         let result = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await;
         maintenance.abort();
+        outbox.abort();
+        reconciler.abort();
         state.db.close().await;
         result
     }

@@ -25,6 +25,8 @@ enum Command {
     Migrate,
     /// Print the effective settings (secrets masked); exit non-zero naming every invalid variable.
     CheckConfig,
+    /// Seed the data the load kit expects (use a fresh database) and print its session variables.
+    SeedBench,
 }
 
 fn init_tracing(format: LogFormat) {
@@ -84,6 +86,14 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
+            Some(Command::SeedBench) => {
+                let (db, cache) = meet::connect(&config).await?;
+                let seed = meet::seed::bench(&db, &cache, &config).await?;
+                println!("OWNER_SESSION={}", seed.owner_session);
+                println!("CREATOR_SESSION={}", seed.creator_session);
+                println!("CSRF_TOKEN={}", seed.csrf_token);
+                Ok(())
+            }
             Some(Command::Migrate) => {
                 meet::connect(&config).await?;
                 tracing::info!("database is up to date");

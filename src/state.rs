@@ -13,10 +13,19 @@ pub struct AppState {
     pub db: Db,
     pub cache: Cache,
     pub sessions: Sessions,
+    pub livekit: crate::livekit::LiveKit,
+    /// SMTP sender of the recording e-mails.
+    pub mailer: crate::mail::Mailer,
+    /// Signed `HEAD`s on the recordings bucket.
+    pub s3: crate::s3::S3,
     /// Compiled `DJANGO_CORS_ALLOWED_ORIGIN_REGEXES`.
     pub cors_regexes: Arc<Vec<regex::Regex>>,
     /// The body of `GET /api/v1.0/config/`, serialized once.
     pub frontend_config: axum::body::Bytes,
+    /// The OIDC client (login, bearer tokens).
+    pub oidc: crate::oidc::Oidc,
+    /// The marketing sign-up service.
+    pub marketing: crate::marketing::Marketing,
 }
 
 impl AppState {
@@ -25,8 +34,13 @@ impl AppState {
             config.cors_allowed_origin_regexes.iter().filter_map(|r| regex::Regex::new(r).ok()).collect();
         let frontend_config = crate::http::meta::frontend_config(&config);
         AppState {
+            oidc: crate::oidc::Oidc::new(&config.oidc),
+            marketing: crate::marketing::Marketing::new(&config.marketing),
             frontend_config,
             sessions: Sessions::new(db.clone(), cache.clone()),
+            livekit: crate::livekit::LiveKit::new(&config),
+            mailer: crate::mail::Mailer::new(&config.recording.email),
+            s3: crate::s3::S3::new(&config.recording.s3),
             config: Arc::new(config),
             db,
             cache,

@@ -14,7 +14,15 @@ pub struct Memory {
 struct Inner {
     values: HashMap<String, Entry>,
     windows: HashMap<String, VecDeque<Instant>>,
+    indexes: HashMap<String, Index>,
     writes: u64,
+    last_purge: Option<Instant>,
+}
+
+/// A scored set (the in-process twin of a Redis sorted set), with an expiry of its own.
+struct Index {
+    members: HashMap<String, i64>,
+    expires: Option<Instant>,
 }
 
 struct Entry {
@@ -36,11 +44,15 @@ impl Inner {
         self.values.get_mut(key)
     }
 
-    /// Every 1,024 writes, drops expired entries so that an idle key cannot live forever.
+    /// Every 1,024 writes, and at most every 5 seconds, drops expired entries so that an idle
+    /// key cannot live forever (the sweep is linear in the map, so it is kept rare).
     fn wrote(&mut self, now: Instant) {
         self.writes += 1;
-        if self.writes.is_multiple_of(1024) {
+        let due = self.last_purge.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(5));
+        if self.writes.is_multiple_of(1024) && due {
+            self.last_purge = Some(now);
             self.values.retain(|_, e| e.live(now));
+            self.indexes.retain(|_, i| i.expires.is_none_or(|e| e > now));
             self.windows.retain(|_, w| w.back().is_some_and(|t| now.duration_since(*t) < Duration::from_secs(86_400)));
         }
     }
@@ -139,5 +151,44 @@ impl Memory {
         let Some(&oldest) = w.front() else { return Some(window.as_secs().max(1)) };
         let wait = window.saturating_sub(now.duration_since(oldest));
         Some(wait.as_secs_f64().ceil().max(1.0) as u64)
+    }
+
+    pub fn get_many(&self, keys: &[String]) -> Vec<Option<String>> {
+        let now = Instant::now();
+        let mut g = self.lock();
+        keys.iter().map(|k| g.live(k, now).map(|e| e.value.clone())).collect()
+    }
+
+    pub fn index_add(&self, key: String, member: String, score: i64, ttl: Option<Duration>) {
+        let now = Instant::now();
+        let mut g = self.lock();
+        let idx = g.indexes.entry(key).or_insert_with(|| Index { members: HashMap::new(), expires: None });
+        if idx.expires.is_some_and(|e| e <= now) {
+            idx.members.clear();
+        }
+        idx.members.entry(member).or_insert(score);
+        idx.expires = ttl.map(|t| now + t);
+        g.wrote(now);
+    }
+
+    pub fn index_members(&self, key: &str) -> Vec<String> {
+        let now = Instant::now();
+        let g = self.lock();
+        let Some(idx) = g.indexes.get(key).filter(|i| i.expires.is_none_or(|e| e > now)) else { return Vec::new() };
+        let mut members: Vec<(&String, &i64)> = idx.members.iter().collect();
+        members.sort_by(|a, b| a.1.cmp(b.1).then_with(|| a.0.cmp(b.0)));
+        members.into_iter().map(|(m, _)| m.clone()).collect()
+    }
+
+    pub fn index_remove(&self, key: &str, members: &[String]) {
+        let mut g = self.lock();
+        if let Some(idx) = g.indexes.get_mut(key) {
+            for m in members {
+                idx.members.remove(m);
+            }
+            if idx.members.is_empty() {
+                g.indexes.remove(key);
+            }
+        }
     }
 }

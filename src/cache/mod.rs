@@ -244,6 +244,68 @@ impl Cache {
         }
     }
 
+    /// The values of `keys` (missing or expired ones as `None`), in one round trip.
+    pub async fn get_many(&self, keys: &[String]) -> CacheResult<Vec<Option<String>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let full: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+        match &self.backend {
+            Backend::Memory(m) => Ok(m.get_many(&full)),
+            Backend::Redis(c) => Ok(redis::cmd("MGET").arg(&full).query_async(&mut (**c).clone()).await?),
+        }
+    }
+
+    /// Adds `member` to the scored index `key` (kept if already there), and sets the index's
+    /// expiry to `ttl`. Members are listed by score: the lobby's arrival order (P1).
+    pub async fn index_add(&self, key: &str, member: &str, score: i64, ttl: Option<Duration>) -> CacheResult<()> {
+        let k = self.key(key);
+        match &self.backend {
+            Backend::Memory(m) => {
+                m.index_add(k, member.to_string(), score, ttl);
+                Ok(())
+            }
+            Backend::Redis(c) => {
+                let mut pipe = redis::pipe();
+                pipe.atomic().cmd("ZADD").arg(&k).arg("NX").arg(score).arg(member).ignore();
+                if let Some(ttl) = ttl {
+                    pipe.cmd("PEXPIRE").arg(&k).arg(ttl.as_millis().max(1) as u64).ignore();
+                }
+                let _: () = pipe.query_async(&mut (**c).clone()).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Members of the index `key`, lowest score first.
+    pub async fn index_members(&self, key: &str) -> CacheResult<Vec<String>> {
+        let k = self.key(key);
+        match &self.backend {
+            Backend::Memory(m) => Ok(m.index_members(&k)),
+            Backend::Redis(c) => {
+                Ok(redis::cmd("ZRANGE").arg(&k).arg(0).arg(-1).query_async(&mut (**c).clone()).await?)
+            }
+        }
+    }
+
+    /// Removes `members` from the index `key`.
+    pub async fn index_remove(&self, key: &str, members: &[String]) -> CacheResult<()> {
+        if members.is_empty() {
+            return Ok(());
+        }
+        let k = self.key(key);
+        match &self.backend {
+            Backend::Memory(m) => {
+                m.index_remove(&k, members);
+                Ok(())
+            }
+            Backend::Redis(c) => {
+                let _: i64 = redis::cmd("ZREM").arg(&k).arg(members).query_async(&mut (**c).clone()).await?;
+                Ok(())
+            }
+        }
+    }
+
     /// Sliding-window throttle (users-auth-rooms §5.12): records this request and returns `None`
     /// when fewer than `limit` were accepted in the last `window`; otherwise returns the seconds
     /// until a slot frees, without recording.

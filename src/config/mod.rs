@@ -2,7 +2,11 @@
 //! `MEET_`-prefixed additions of this implementation. `Config::from_lookup` reads every variable
 //! once, reports ALL problems at once (each naming its variable), and never panics.
 
+pub mod auth;
 pub mod pyliteral;
+pub mod recording;
+
+pub use auth::{MarketingConfig, OidcConfig};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -113,6 +117,22 @@ pub struct Config {
     pub livekit_api_key: String,
     /// `LIVEKIT_API_SECRET` (or `_FILE`). Default a development secret (warned).
     pub livekit_api_secret: String,
+    /// `MEET_LIVEKIT_TIMEOUT` (seconds): bound on each LiveKit server call. Default 3.
+    pub livekit_timeout: Duration,
+    /// `LOBBY_KEY_PREFIX`. Default `room_lobby`.
+    pub lobby_key_prefix: String,
+    /// `LOBBY_WAITING_TIMEOUT` (seconds, at least 1). Default 3.
+    pub lobby_waiting_timeout: Duration,
+    /// `LOBBY_DENIED_TIMEOUT` (seconds, at least 1). Default 5.
+    pub lobby_denied_timeout: Duration,
+    /// `LOBBY_ACCEPTED_TIMEOUT` (seconds, at least 1). Default 21600.
+    pub lobby_accepted_timeout: Duration,
+    /// `LOBBY_NOTIFICATION_TYPE`. Default `participantWaiting`.
+    pub lobby_notification_type: String,
+    /// `LOBBY_COOKIE_NAME`. Default `lobbyParticipantId`.
+    pub lobby_cookie_name: String,
+    /// `MEET_LOBBY_USERNAME_MAX_LENGTH`: longest accepted lobby `username` (S-LK4). Default 255.
+    pub lobby_username_max_length: usize,
     /// `RESOURCE_DEFAULT_ACCESS_LEVEL`: `public`, `trusted` or `restricted`. Default `public`.
     pub resource_default_access_level: String,
     /// `ALLOW_UNREGISTERED_ROOMS`. Default true.
@@ -128,12 +148,19 @@ pub struct Config {
     pub trusted_proxies: usize,
     /// `ALLOW_UNSECURE_USER_LISTING`. Default false.
     pub allow_unsecure_user_listing: bool,
+    /// OIDC relying party and provisioning settings (users-auth-rooms §4, §7.2).
+    pub oidc: OidcConfig,
+    /// Marketing sign-up settings (users-auth-rooms §6.1).
+    pub marketing: MarketingConfig,
+    /// Recording pipeline settings (recordings §9).
+    pub recording: recording::RecordingConfig,
     /// Problems found when reading the settings (empty when valid).
     pub warnings: Vec<String>,
 }
 
 /// Names of settings whose values are secrets: masked by `check-config`, never logged.
-const SECRET_VARS: &[&str] = &["DJANGO_SECRET_KEY", "LIVEKIT_API_SECRET", "DB_PASSWORD"];
+const SECRET_VARS: &[&str] =
+    &["DJANGO_SECRET_KEY", "LIVEKIT_API_SECRET", "DB_PASSWORD", "OIDC_RP_CLIENT_SECRET", "BREVO_API_KEY"];
 
 /// Development LiveKit credentials (the `livekit-server --dev` pair).
 const DEV_LIVEKIT_KEY: &str = "devkey";
@@ -212,6 +239,16 @@ impl Reader<'_> {
                 default
             }
         }
+    }
+
+    /// A duration in whole seconds that must be at least 1 (0 would break the lobby).
+    fn seconds_at_least_one(&mut self, name: &str, default: u64) -> Duration {
+        let n = self.uint(name, default);
+        if n == 0 {
+            self.errors.push(format!("{name}: must be at least 1 second"));
+            return Duration::from_secs(default);
+        }
+        Duration::from_secs(n)
     }
 
     fn rate(&mut self, name: &str, default: &str) -> Rate {
@@ -312,7 +349,13 @@ impl Config {
             DEV_LIVEKIT_SECRET.into()
         });
 
+        let oidc = auth::read_oidc(&mut r, &mut warnings);
+        let marketing = auth::read_marketing(&mut r, &mut warnings);
+        let recording_settings = recording::read(&mut r, &mut warnings);
         let config = Config {
+            oidc,
+            marketing,
+            recording: recording_settings,
             bind,
             data_dir,
             database,
@@ -337,6 +380,14 @@ impl Config {
             livekit_api_url: r.opt_string("LIVEKIT_API_URL"),
             livekit_api_key,
             livekit_api_secret,
+            livekit_timeout: Duration::from_secs(r.uint("MEET_LIVEKIT_TIMEOUT", 3u64).max(1)),
+            lobby_key_prefix: r.string("LOBBY_KEY_PREFIX", "room_lobby"),
+            lobby_waiting_timeout: r.seconds_at_least_one("LOBBY_WAITING_TIMEOUT", 3),
+            lobby_denied_timeout: r.seconds_at_least_one("LOBBY_DENIED_TIMEOUT", 5),
+            lobby_accepted_timeout: r.seconds_at_least_one("LOBBY_ACCEPTED_TIMEOUT", 21_600),
+            lobby_notification_type: r.string("LOBBY_NOTIFICATION_TYPE", "participantWaiting"),
+            lobby_cookie_name: r.string("LOBBY_COOKIE_NAME", "lobbyParticipantId"),
+            lobby_username_max_length: r.uint("MEET_LOBBY_USERNAME_MAX_LENGTH", 255usize),
             resource_default_access_level,
             allow_unregistered_rooms: r.bool("ALLOW_UNREGISTERED_ROOMS", true),
             room_creation_callback_cache_timeout: r.uint("ROOM_CREATION_CALLBACK_CACHE_TIMEOUT", 600u64),
@@ -411,7 +462,18 @@ impl Config {
         m.insert("RESOURCE_DEFAULT_ACCESS_LEVEL", self.resource_default_access_level.clone());
         m.insert("ALLOW_UNREGISTERED_ROOMS", self.allow_unregistered_rooms.to_string());
         m.insert("ROOM_CREATION_CALLBACK_CACHE_TIMEOUT", self.room_creation_callback_cache_timeout.to_string());
+        m.insert("MEET_LIVEKIT_TIMEOUT", self.livekit_timeout.as_secs().to_string());
+        m.insert("LOBBY_KEY_PREFIX", self.lobby_key_prefix.clone());
+        m.insert("LOBBY_WAITING_TIMEOUT", self.lobby_waiting_timeout.as_secs().to_string());
+        m.insert("LOBBY_DENIED_TIMEOUT", self.lobby_denied_timeout.as_secs().to_string());
+        m.insert("LOBBY_ACCEPTED_TIMEOUT", self.lobby_accepted_timeout.as_secs().to_string());
+        m.insert("LOBBY_NOTIFICATION_TYPE", self.lobby_notification_type.clone());
+        m.insert("LOBBY_COOKIE_NAME", self.lobby_cookie_name.clone());
+        m.insert("MEET_LOBBY_USERNAME_MAX_LENGTH", self.lobby_username_max_length.to_string());
         m.insert("ALLOW_UNSECURE_USER_LISTING", self.allow_unsecure_user_listing.to_string());
+        auth::describe_oidc(&self.oidc, &mut m);
+        auth::describe_marketing(&self.marketing, &mut m);
+        recording::describe(&self.recording, &mut m);
         debug_assert!(SECRET_VARS.iter().all(|v| m.get(v).is_none_or(|s| s.is_empty() || s == "***")));
         m
     }

@@ -1,6 +1,12 @@
 //! Pure rules: no I/O, no async. Each submodule owns one concept of the spec.
 
+pub mod colour;
 pub mod csrf;
+pub mod fields;
+pub mod lobby;
+pub mod permissions;
+pub mod recording;
+pub mod slug;
 
 use rand::Rng;
 

@@ -64,14 +64,22 @@ impl FromRequestParts<AppState> for Origin {
 #[derive(Clone, Debug)]
 pub enum Caller {
     Anonymous,
-    Session { user: Box<User>, key: String, data: Box<SessionData> },
+    Session {
+        user: Box<User>,
+        key: String,
+        data: Box<SessionData>,
+    },
+    /// Authenticated by an IdP access token (§4.9): no session, no CSRF check.
+    Bearer {
+        user: Box<User>,
+    },
 }
 
 impl Caller {
     pub fn user(&self) -> Option<&User> {
         match self {
             Caller::Anonymous => None,
-            Caller::Session { user, .. } => Some(user),
+            Caller::Session { user, .. } | Caller::Bearer { user } => Some(user),
         }
     }
 
@@ -110,9 +118,13 @@ impl FromRequestParts<AppState> for Caller {
         if let Some(caller) = parts.extensions.get::<Caller>() {
             return Ok(caller.clone());
         }
-        if bearer_header(&parts.headers)?.is_some() {
-            // No identity provider can vouch for the token (OIDC userinfo is not configured).
-            return Err(ApiError::AuthenticationFailed("Login failed".into()));
+        if state.config.oidc.bearer_enabled {
+            if let Some(token) = bearer_header(&parts.headers)? {
+                let user = crate::oidc::bearer::authenticate(state, &token).await?;
+                let caller = Caller::Bearer { user: Box::new(user) };
+                parts.extensions.insert(caller.clone());
+                return Ok(caller);
+            }
         }
         let caller = session_caller(parts, state).await?;
         if let Caller::Session { .. } = &caller {

@@ -2,13 +2,20 @@
 //! view-level permission, documentation); the router, the trailing-slash redirects, the `Allow`
 //! headers, the DRF 405s and the OpenAPI document are all derived from that one table.
 
+pub mod auth;
+pub mod client_ip;
 pub mod extract;
 pub mod health;
+pub mod lobby;
 pub mod meta;
 pub mod middleware;
 pub mod openapi;
 pub mod pagination;
+pub mod recordings;
+pub mod resource_accesses;
+pub mod rooms;
 pub mod users;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -32,6 +39,9 @@ pub enum ViewAuth {
     Any,
     /// Authenticated users only: 401 for anonymous callers, before any 405.
     User,
+    /// Anyone for safe methods, authenticated users for the others (Meet's `RoomPermissions`):
+    /// an anonymous `POST /rooms/{id}/` is a 401, an authenticated one a 405.
+    UserForUnsafe,
 }
 
 /// One path of the API.
@@ -81,6 +91,11 @@ pub fn api_routes() -> Vec<ApiRoute> {
     let mut routes = Vec::new();
     routes.extend(meta::routes());
     routes.extend(users::routes());
+    routes.extend(rooms::routes());
+    routes.extend(resource_accesses::routes());
+    routes.extend(webhooks::routes());
+    routes.extend(recordings::routes());
+    routes.extend(lobby::routes());
     routes
 }
 
@@ -102,6 +117,11 @@ pub fn router(state: AppState) -> Router {
         let _ = matcher.insert(route.path, ());
         app = app.route(route.path, with_conventions(route));
     }
+    // The OIDC views are Django views, not DRF ones: own router, same trailing-slash redirects.
+    for path in auth::PATHS {
+        let _ = matcher.insert(*path, ());
+    }
+    app = app.merge(auth::routes());
     app = app.merge(health::routes()).merge(openapi::routes());
     let paths = Paths(Arc::new(matcher));
     app.fallback(not_found)
@@ -147,8 +167,17 @@ fn with_conventions(route: ApiRoute) -> MethodRouter<AppState> {
 /// Applies the view-level permission: 401 for anonymous callers where a user is required.
 pub fn check_view(caller: &Caller, auth: ViewAuth) -> Result<(), ApiError> {
     match auth {
-        ViewAuth::Any => Ok(()),
+        ViewAuth::Any | ViewAuth::UserForUnsafe => Ok(()),
         ViewAuth::User => caller.require_user().map(|_| ()),
+    }
+}
+
+/// [`check_view`] for a request with `method` (unsafe methods need a user under `UserForUnsafe`).
+pub fn check_view_for(caller: &Caller, auth: ViewAuth, method: &Method) -> Result<(), ApiError> {
+    let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    match auth {
+        ViewAuth::UserForUnsafe if !safe => caller.require_user().map(|_| ()),
+        other => check_view(caller, other),
     }
 }
 
@@ -162,7 +191,7 @@ async fn method_not_allowed(
         Ok(c) => c,
         Err(e) => return e,
     };
-    if let Err(e) = check_view(&caller, auth) {
+    if let Err(e) = check_view_for(&caller, auth, &method) {
         return e;
     }
     ApiError::MethodNotAllowed { method: method.to_string(), allow }

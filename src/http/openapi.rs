@@ -29,7 +29,9 @@ pub fn build() -> Value {
         for (method, summary) in &route.methods {
             let mut responses = Map::new();
             responses.insert("200".into(), json!({"description": "Success", "content": {"application/json": {}}}));
-            if route.auth == ViewAuth::User {
+            let needs_user = route.auth == ViewAuth::User
+                || (route.auth == ViewAuth::UserForUnsafe && *method != axum::http::Method::GET);
+            if needs_user {
                 responses.insert("401".into(), json!({"description": "Authentication credentials were not provided."}));
             }
             let mut op = json!({
@@ -41,7 +43,7 @@ pub fn build() -> Value {
             if !params.is_empty() {
                 op["parameters"] = Value::Array(params.clone());
             }
-            if route.auth == ViewAuth::User {
+            if needs_user {
                 op["security"] = json!([{"sessionAuth": []}, {"bearerAuth": []}]);
             }
             item.insert(method.as_str().to_lowercase(), op);

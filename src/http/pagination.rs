@@ -21,9 +21,14 @@ pub struct Page {
 
 /// The page asked for in `uri`'s query, checked against `count` items.
 pub fn page(uri: &Uri, origin: &Origin, count: u64) -> Result<Page, ApiError> {
+    page_sized(uri, origin, count, PAGE_SIZE)
+}
+
+/// [`page`] with `size` items a page (endpoints that honour `page_size`, e.g. recordings §4.5).
+pub fn page_sized(uri: &Uri, origin: &Origin, count: u64, size: u64) -> Result<Page, ApiError> {
     let params: Vec<(String, String)> =
         url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
-    let pages = count.div_ceil(PAGE_SIZE).max(1);
+    let pages = count.div_ceil(size).max(1);
     // Django's QueryDict.get returns the last value of a repeated parameter.
     let number = match params.iter().rev().find(|(k, _)| k == "page").map(|(_, v)| v.as_str()) {
         None => 1,
@@ -48,8 +53,8 @@ pub fn page(uri: &Uri, origin: &Origin, count: u64) -> Result<Page, ApiError> {
         }
     };
     Ok(Page {
-        offset: (number - 1) * PAGE_SIZE,
-        limit: PAGE_SIZE,
+        offset: (number - 1) * size,
+        limit: size,
         next: (number < pages).then(|| link(number + 1)),
         previous: (number > 1).then(|| link(number - 1)),
     })

@@ -7,7 +7,8 @@ use super::exec::{execute_script, Backend, Db, Q};
 use super::StoreError;
 
 /// `(version, name, sql)`, applied in order. Never edit a released step: add a new one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial schema", INITIAL)];
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "initial schema", INITIAL), (3, "recording outbox and observability columns", super::recordings::MIGRATION)];
 
 const INITIAL: &str = r#"
 CREATE TABLE meet_user (

@@ -4,6 +4,7 @@
 pub mod accesses;
 pub mod exec;
 pub mod migrations;
+pub mod recordings;
 pub mod rooms;
 pub mod sessions;
 pub mod users;

@@ -51,3 +51,116 @@ pub async fn get(db: &Db, id: Uuid) -> Result<Option<Room>, StoreError> {
 pub async fn get_by_slug(db: &Db, slug: &str) -> Result<Option<Room>, StoreError> {
     Q::new(format!("SELECT {ROOM_COLUMNS} FROM meet_room WHERE slug = $1")).bind(slug).fetch_optional(db).await
 }
+
+/// One access of a room with the user it belongs to (the nested representation, §5.3).
+#[derive(Clone, Debug, sqlx::FromRow, PartialEq)]
+pub struct AccessWithUser {
+    pub id: Uuid,
+    pub resource_id: Uuid,
+    pub role: String,
+    pub user_id: Uuid,
+    pub email: Option<String>,
+    pub full_name: Option<String>,
+    pub short_name: Option<String>,
+}
+
+/// `$1, $2, …` for `n` arguments starting at `$first`.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Every access of the given rooms with its user, newest first: one query whatever the number
+/// of rooms (B11).
+pub async fn accesses_of(db: &Db, room_ids: &[Uuid]) -> Result<Vec<AccessWithUser>, StoreError> {
+    if room_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Q::new(format!(
+        "SELECT a.id, a.resource_id, a.role, u.id AS user_id, u.email, u.full_name, u.short_name \
+         FROM meet_resource_access a JOIN meet_user u ON u.id = a.user_id \
+         WHERE a.resource_id IN ({}) ORDER BY a.created_at DESC, a.id",
+        placeholders(1, room_ids.len())
+    ));
+    for id in room_ids {
+        q = q.bind(*id);
+    }
+    q.fetch_all(db).await
+}
+
+#[derive(sqlx::FromRow)]
+struct Count {
+    n: i64,
+}
+
+/// How many rooms `user_id` has an access to.
+pub async fn count_for_user(db: &Db, user_id: Uuid) -> Result<u64, StoreError> {
+    let c: Count =
+        Q::new("SELECT COUNT(*) AS n FROM meet_resource_access WHERE user_id = $1").bind(user_id).fetch_one(db).await?;
+    Ok(c.n as u64)
+}
+
+/// One page of the rooms `user_id` has an access to, by name (M-6); each room once (R-4).
+pub async fn page_for_user(db: &Db, user_id: Uuid, offset: u64, limit: u64) -> Result<Vec<Room>, StoreError> {
+    Q::new(
+        "SELECT r.resource_id AS id, r.name, r.slug, r.access_level, r.configuration \
+         FROM meet_room r JOIN meet_resource_access a ON a.resource_id = r.resource_id \
+         WHERE a.user_id = $1 ORDER BY r.name, r.resource_id LIMIT $2 OFFSET $3",
+    )
+    .bind(user_id)
+    .bind(limit as i64)
+    .bind(offset as i64)
+    .fetch_all(db)
+    .await
+}
+
+/// A room by id or slug inside `tx`.
+pub async fn find_in(tx: &mut Tx, id: Option<Uuid>, slug: Option<&str>) -> Result<Option<Room>, StoreError> {
+    Q::new(format!("SELECT {ROOM_COLUMNS} FROM meet_room WHERE resource_id = $1 OR slug = $2"))
+        .bind(id)
+        .bind(slug)
+        .fetch_optional(&mut *tx)
+        .await
+}
+
+/// Locks the room's `meet_resource` row until the end of `tx`: the mutex of every change to the
+/// room and its accesses (PostgreSQL `FOR UPDATE`; SQLite's write transaction already is one).
+/// False when the room no longer exists.
+pub async fn lock(tx: &mut Tx, id: Uuid) -> Result<bool, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Id {
+        #[allow(dead_code)]
+        id: Uuid,
+    }
+    let backend = tx.backend();
+    let row: Option<Id> = Q::new("SELECT id FROM meet_resource WHERE id = $1")
+        .for_update(backend)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    Ok(row.is_some())
+}
+
+/// Saves the editable fields of a room inside `tx`.
+pub async fn update(tx: &mut Tx, room: &Room) -> Result<Room, StoreError> {
+    Q::new("UPDATE meet_resource SET updated_at = $2 WHERE id = $1")
+        .bind(room.id)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+    Q::new(format!(
+        "UPDATE meet_room SET name = $2, slug = $3, access_level = $4, configuration = $5 WHERE resource_id = $1 RETURNING {ROOM_COLUMNS}"
+    ))
+    .bind(room.id)
+    .bind(room.name.as_str())
+    .bind(room.slug.clone())
+    .bind(room.access_level.as_str())
+    .bind(room.configuration.0.clone())
+    .fetch_one(&mut *tx)
+    .await
+}
+
+/// Deletes a room with its accesses, recordings and recording accesses (§3.8, M-14: the schema's
+/// `ON DELETE CASCADE`, which applies no last-owner check).
+pub async fn delete(tx: &mut Tx, id: Uuid) -> Result<u64, StoreError> {
+    Q::new("DELETE FROM meet_resource WHERE id = $1").bind(id).execute(&mut *tx).await
+}

@@ -103,3 +103,67 @@ pub async fn list(db: &Db, q: Option<&str>, offset: u64, limit: u64) -> Result<(
     .await?;
     Ok((count.n as u64, rows))
 }
+
+/// The user whose `sub` is exactly `sub`.
+pub async fn get_by_sub(db: &Db, sub: &str) -> Result<Option<User>, StoreError> {
+    Q::new(format!("SELECT {USER_COLUMNS} FROM meet_user WHERE sub = $1")).bind(sub).fetch_optional(db).await
+}
+
+/// Up to `limit` users whose e-mail equals `email` ignoring case (users-auth-rooms §4.5 step 4).
+pub async fn find_by_email_ci(db: &Db, email: &str, limit: i64) -> Result<Vec<User>, StoreError> {
+    Q::new(format!("SELECT {USER_COLUMNS} FROM meet_user WHERE LOWER(email) = LOWER($1) ORDER BY created_at LIMIT $2"))
+        .bind(email)
+        .bind(limit)
+        .fetch_all(db)
+        .await
+}
+
+/// New values of the claims kept on the user (`None`: unchanged).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClaimsUpdate {
+    pub email: Option<String>,
+    pub full_name: Option<String>,
+    pub short_name: Option<String>,
+}
+
+impl ClaimsUpdate {
+    pub fn is_empty(&self) -> bool {
+        self.email.is_none() && self.full_name.is_none() && self.short_name.is_none()
+    }
+}
+
+/// Writes the changed claims of ONE user, by primary key (S11 fixed), in one statement.
+pub async fn update_claims(db: &Db, id: Uuid, update: ClaimsUpdate) -> Result<(), StoreError> {
+    if update.is_empty() {
+        return Ok(());
+    }
+    Q::new(
+        "UPDATE meet_user SET email = COALESCE($1, email), full_name = COALESCE($2, full_name), \
+         short_name = COALESCE($3, short_name), updated_at = $4 WHERE id = $5",
+    )
+    .bind(update.email)
+    .bind(update.full_name)
+    .bind(update.short_name)
+    .bind(now())
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Stores `sub` on a user found through the e-mail fallback whose `sub` is still NULL (S11).
+pub async fn set_sub_if_null(db: &Db, id: Uuid, sub: &str) -> Result<(), StoreError> {
+    Q::new("UPDATE meet_user SET sub = $1, updated_at = $2 WHERE id = $3 AND sub IS NULL")
+        .bind(sub)
+        .bind(now())
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Records a login.
+pub async fn touch_last_login(db: &Db, id: Uuid) -> Result<(), StoreError> {
+    Q::new("UPDATE meet_user SET last_login = $1 WHERE id = $2").bind(now()).bind(id).execute(db).await?;
+    Ok(())
+}

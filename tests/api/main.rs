@@ -4,7 +4,21 @@
 
 mod support;
 
+mod accesses;
+mod auth;
+mod authz_matrix;
+mod bearer;
 mod cache_contract;
+mod cli;
+mod concurrency;
+mod creation_callback;
 mod foundation;
+mod lobby;
+mod logout;
+mod marketing;
 mod outage;
+mod recordings;
+mod room_tokens;
+mod rooms;
 mod users;
+mod webhooks;

@@ -3,7 +3,16 @@
 
 #![allow(dead_code)]
 
+pub mod brevo;
+pub mod egress;
+pub mod livekit;
+pub mod oidc;
+pub mod oidc_keys;
 pub mod proxy;
+pub mod rooms;
+pub mod s3;
+pub mod smtp;
+pub mod summary;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -1,0 +1,216 @@
+//! The lobby's pure rules (lobby-livekit §4): entries and their statuses, the participant id
+//! carried by the cookie, and the validation of request bodies.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::FieldErrors;
+
+/// Where a participant stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Waiting,
+    Accepted,
+    Denied,
+}
+
+/// One browser waiting for, or having received, a decision for one room. Field order is the
+/// wire order: `status`, `username`, `id`, `color`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub status: Status,
+    pub username: String,
+    pub id: String,
+    pub color: String,
+}
+
+impl Entry {
+    /// Parses a stored value; `None` for a corrupted one (it is then deleted by the caller).
+    pub fn parse(raw: &str) -> Option<Entry> {
+        serde_json::from_str(raw).ok()
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// A participant id we accept from the cookie: 32 lowercase hex digits (S-LK3a). Anything else
+/// is replaced by a new id.
+pub fn valid_participant_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A new participant id: a random UUID v4 as 32 lowercase hex digits.
+pub fn new_participant_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn char_count(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// Validates DRF's `CharField(trim)` for `username` (lobby-livekit §4.4), with the length cap of
+/// S-LK4.
+pub fn parse_username(value: Option<&Value>, max_len: usize) -> Result<String, FieldErrors> {
+    let mut e = FieldErrors::new();
+    let text = match value {
+        None => {
+            e.add("username", "This field is required.");
+            return Err(e);
+        }
+        Some(Value::Null) => {
+            e.add("username", "This field may not be null.");
+            return Err(e);
+        }
+        Some(Value::String(s)) => s.trim().to_string(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(_) => {
+            e.add("username", "Not a valid string.");
+            return Err(e);
+        }
+    };
+    if text.is_empty() {
+        e.add("username", "This field may not be blank.");
+        return Err(e);
+    }
+    if char_count(&text) > max_len {
+        e.add("username", format!("Ensure this field has no more than {max_len} characters."));
+        return Err(e);
+    }
+    Ok(text)
+}
+
+/// Validates the `enter` body: `participant_id` (trimmed string) and `allow_entry` (DRF's
+/// boolean parsing), reporting every missing field at once.
+pub fn parse_decision(body: &serde_json::Map<String, Value>) -> Result<(String, bool), FieldErrors> {
+    let mut e = FieldErrors::new();
+    let pid = match body.get("participant_id") {
+        None => {
+            e.add("participant_id", "This field is required.");
+            None
+        }
+        Some(Value::Null) => {
+            e.add("participant_id", "This field may not be null.");
+            None
+        }
+        Some(Value::String(s)) if s.trim().is_empty() => {
+            e.add("participant_id", "This field may not be blank.");
+            None
+        }
+        Some(Value::String(s)) => Some(s.trim().to_string()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(_) => {
+            e.add("participant_id", "Not a valid string.");
+            None
+        }
+    };
+    let allow = match body.get("allow_entry") {
+        None => {
+            e.add("allow_entry", "This field is required.");
+            None
+        }
+        Some(Value::Null) => {
+            e.add("allow_entry", "This field may not be null.");
+            None
+        }
+        Some(v) => match parse_bool(v) {
+            Some(b) => Some(b),
+            None => {
+                e.add("allow_entry", "Must be a valid boolean.");
+                None
+            }
+        },
+    };
+    match (pid, allow) {
+        (Some(p), Some(a)) if e.is_empty() => Ok((p, a)),
+        _ => Err(e),
+    }
+}
+
+/// DRF's `BooleanField` values.
+fn parse_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => match n.as_f64() {
+            Some(1.0) => Some(true),
+            Some(0.0) => Some(false),
+            _ => None,
+        },
+        Value::String(s) => match s.as_str() {
+            "true" | "True" | "TRUE" | "t" | "T" | "yes" | "Yes" | "YES" | "y" | "Y" | "on" | "On" | "ON" | "1" => {
+                Some(true)
+            }
+            "false" | "False" | "FALSE" | "f" | "F" | "no" | "No" | "NO" | "n" | "N" | "off" | "Off" | "OFF" | "0" => {
+                Some(false)
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn l_7_usernames_are_trimmed_numbers_accepted_and_capped() {
+        assert_eq!(parse_username(Some(&json!("  bob ")), 255).unwrap(), "bob");
+        assert_eq!(parse_username(Some(&json!(12)), 255).unwrap(), "12");
+        let err = |v: Option<&Value>| parse_username(v, 5).unwrap_err().0;
+        assert_eq!(err(None), json!({"username": ["This field is required."]}).as_object().unwrap().clone());
+        assert_eq!(
+            err(Some(&json!("  "))),
+            json!({"username": ["This field may not be blank."]}).as_object().unwrap().clone()
+        );
+        assert_eq!(
+            err(Some(&json!(null))),
+            json!({"username": ["This field may not be null."]}).as_object().unwrap().clone()
+        );
+        assert_eq!(err(Some(&json!(true))), json!({"username": ["Not a valid string."]}).as_object().unwrap().clone());
+        assert_eq!(
+            err(Some(&json!("abcdef"))),
+            json!({"username": ["Ensure this field has no more than 5 characters."]}).as_object().unwrap().clone()
+        );
+        assert_eq!(parse_username(Some(&json!("ééééé")), 5).unwrap(), "ééééé");
+    }
+
+    #[test]
+    fn l_26_decisions_validate_both_fields() {
+        let m = |v: Value| v.as_object().unwrap().clone();
+        assert_eq!(
+            parse_decision(&m(json!({}))).unwrap_err().0,
+            m(json!({"participant_id": ["This field is required."], "allow_entry": ["This field is required."]}))
+        );
+        assert_eq!(
+            parse_decision(&m(json!({"participant_id": "p", "allow_entry": "maybe"}))).unwrap_err().0,
+            m(json!({"allow_entry": ["Must be a valid boolean."]}))
+        );
+        for (v, want) in [(json!("yes"), true), (json!("off"), false), (json!(1), true), (json!("F"), false)] {
+            assert_eq!(
+                parse_decision(&m(json!({"participant_id": " p ", "allow_entry": v}))).unwrap(),
+                ("p".into(), want)
+            );
+        }
+    }
+
+    #[test]
+    fn s_lk3_only_hex_ids_are_kept() {
+        assert!(valid_participant_id(&new_participant_id()));
+        assert!(!valid_participant_id("participant1"));
+        assert!(!valid_participant_id(&"A".repeat(32)));
+        assert!(!valid_participant_id(""));
+    }
+
+    #[test]
+    fn entries_serialize_in_wire_order() {
+        let e = Entry { status: Status::Waiting, username: "u".into(), id: "i".into(), color: "c".into() };
+        assert_eq!(e.to_json(), r#"{"status":"waiting","username":"u","id":"i","color":"c"}"#);
+        assert_eq!(Entry::parse(&e.to_json()), Some(e));
+        assert_eq!(Entry::parse(r#"{"status":"odd","username":"u","id":"i","color":"c"}"#), None);
+        assert_eq!(Entry::parse(r#"{"status":"waiting"}"#), None);
+    }
+}

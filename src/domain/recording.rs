@@ -1,0 +1,523 @@
+//! Recordings as pure rules (recordings §3, §6, §8.1, §11): the status machine with its
+//! compare-and-set sources (§11.3.1), modes and object keys, abilities, the mapping of LiveKit
+//! egress statuses (B3), the storage-event authentication (§6.1) and MinIO event parsing with the
+//! exact key match (§6.2, S2, B7), and the anchored media URL pattern (§8.1, S3).
+
+use std::fmt;
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::permissions::{is_administrator, Role};
+
+/// A recording's status (§3.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Status {
+    Initiated,
+    Active,
+    Stopped,
+    Saved,
+    Aborted,
+    FailedToStart,
+    FailedToStop,
+    NotificationSucceeded,
+}
+
+impl Status {
+    pub const ALL: [Status; 8] = [
+        Status::Initiated,
+        Status::Active,
+        Status::Stopped,
+        Status::Saved,
+        Status::Aborted,
+        Status::FailedToStart,
+        Status::FailedToStop,
+        Status::NotificationSucceeded,
+    ];
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Initiated => "initiated",
+            Status::Active => "active",
+            Status::Stopped => "stopped",
+            Status::Saved => "saved",
+            Status::Aborted => "aborted",
+            Status::FailedToStart => "failed_to_start",
+            Status::FailedToStop => "failed_to_stop",
+            Status::NotificationSucceeded => "notification_succeeded",
+        }
+    }
+
+    /// Final statuses (B5: `notification_succeeded` is final too).
+    pub fn is_final(self) -> bool {
+        !matches!(self, Status::Initiated | Status::Active)
+    }
+
+    /// Statuses from which a file may be saved (§11.3.1: `failed_to_stop` too, B3).
+    pub fn is_savable(self) -> bool {
+        Status::Saved.allowed_from().contains(&self)
+    }
+
+    /// The file is known to exist (B4: both `saved` and `notification_succeeded`).
+    pub fn is_saved(self) -> bool {
+        matches!(self, Status::Saved | Status::NotificationSucceeded)
+    }
+
+    /// The statuses a compare-and-set transition to `self` may start from (§11.3.1).
+    pub fn allowed_from(self) -> &'static [Status] {
+        match self {
+            Status::Initiated => &[],
+            Status::Active => &[Status::Initiated],
+            Status::FailedToStart => &[Status::Initiated],
+            Status::Stopped => &[Status::Active],
+            Status::Aborted => &[Status::Active, Status::Stopped],
+            Status::FailedToStop => &[Status::Active],
+            Status::Saved => &[Status::Active, Status::Stopped, Status::FailedToStop],
+            Status::NotificationSucceeded => &[Status::Saved],
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What is recorded (§3.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mode {
+    ScreenRecording,
+    Transcript,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "screen_recording" => Some(Mode::ScreenRecording),
+            "transcript" => Some(Mode::Transcript),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::ScreenRecording => "screen_recording",
+            Mode::Transcript => "transcript",
+        }
+    }
+
+    /// `mp4` or `ogg`.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Mode::ScreenRecording => "mp4",
+            Mode::Transcript => "ogg",
+        }
+    }
+}
+
+/// Longest egress id kept in `worker_id` (RM-7: `varchar(255)`).
+pub const WORKER_ID_MAX: usize = 255;
+
+/// The object key of a recording (§3.3): `<folder>/<id>.<ext>`, the folder used verbatim.
+pub fn key(folder: &str, id: Uuid, mode: Mode) -> String {
+    format!("{folder}/{id}.{}", mode.extension())
+}
+
+/// The abilities of one user on one recording (§3.5, B5 applied). Not serialized by any
+/// endpoint; used as the permission checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Abilities {
+    pub destroy: bool,
+    pub partial_update: bool,
+    pub retrieve: bool,
+    pub stop: bool,
+    pub update: bool,
+}
+
+/// Abilities from the caller's best role on the recording.
+pub fn abilities(role: Option<Role>, status: Status) -> Abilities {
+    let admin = is_administrator(role);
+    Abilities {
+        destroy: admin && status.is_final(),
+        partial_update: false,
+        retrieve: admin,
+        stop: admin && !status.is_final(),
+        update: false,
+    }
+}
+
+/// LiveKit's `EgressStatus` values (§5.3).
+pub mod egress_status {
+    pub const STARTING: i32 = 0;
+    pub const ACTIVE: i32 = 1;
+    pub const ENDING: i32 = 2;
+    pub const COMPLETE: i32 = 3;
+    pub const FAILED: i32 = 4;
+    pub const ABORTED: i32 = 5;
+    pub const LIMIT_REACHED: i32 = 6;
+}
+
+/// The recording status after a StopEgress reply (B3): an accepted or already finished stop
+/// is `stopped` (its file is or will be in the bucket), an aborted egress `aborted`, a failed
+/// one `failed_to_stop`.
+pub fn status_after_stop(egress_status: i32) -> Status {
+    use egress_status::*;
+    match egress_status {
+        ABORTED => Status::Aborted,
+        FAILED => Status::FailedToStop,
+        STARTING | ACTIVE | ENDING | COMPLETE | LIMIT_REACHED => Status::Stopped,
+        _ => Status::FailedToStop,
+    }
+}
+
+/// What an egress's reported state means for its recording (webhooks §11.3.2 and the
+/// reconciler §11.3.4). `None`: still running, nothing to do.
+pub fn status_after_egress(egress_status: i32, has_file: bool) -> Option<Status> {
+    use egress_status::*;
+    match egress_status {
+        STARTING | ACTIVE | ENDING => None,
+        COMPLETE | LIMIT_REACHED if has_file => Some(Status::Saved),
+        COMPLETE | LIMIT_REACHED => Some(Status::Stopped),
+        ABORTED => Some(Status::Aborted),
+        _ => Some(Status::FailedToStop),
+    }
+}
+
+/// True while an egress may still produce its file.
+pub fn egress_running(egress_status: i32) -> bool {
+    status_after_egress(egress_status, false).is_none()
+}
+
+/// Why the storage-event authentication refused a request (§6.1): each is a 401 with this text.
+pub fn check_storage_auth(enabled: bool, token: Option<&str>, header: Option<&str>) -> Result<(), &'static str> {
+    if !enabled {
+        return Ok(());
+    }
+    let Some(expected) = token.filter(|t| !t.is_empty()) else {
+        return Err("Authentication is enabled but token is not configured.");
+    };
+    let Some(header) = header.filter(|h| !h.is_empty()) else {
+        return Err("Authorization header is required");
+    };
+    let parts: Vec<&str> = header.split(' ').collect();
+    if parts.len() != 2 || parts[0] != "Bearer" {
+        return Err("Invalid authorization header.");
+    }
+    if !super::secret_eq(parts[1].as_bytes(), expected.as_bytes()) {
+        return Err("Invalid token");
+    }
+    Ok(())
+}
+
+/// The content types a recording file may have (§6.2).
+pub const ALLOWED_CONTENT_TYPES: [&str; 2] = ["audio/ogg", "video/mp4"];
+
+/// The outcome of reading a storage event, before any database access.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventRead {
+    /// A recording object: the id found in the (decoded) key, and that key.
+    Recording { id: Uuid, key: String },
+    /// Not a recording object (content type, key shape): 200 `{"message": "Ignore …"}`.
+    Ignore(String),
+}
+
+/// Why a storage event is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventError {
+    /// Malformed body (B7: 400 `{"detail": "Invalid request data: <reason>"}`).
+    Invalid(String),
+    /// Bucket other than ours: 403 `Invalid bucket specified`.
+    Bucket,
+}
+
+fn field<'a>(v: &'a Value, name: &str) -> Result<&'a Value, EventError> {
+    match v {
+        Value::Object(m) => {
+            m.get(name).ok_or_else(|| EventError::Invalid(format!("Missing or malformed key: '{name}'.")))
+        }
+        _ => Err(EventError::Invalid(format!("Missing or malformed key: '{name}'."))),
+    }
+}
+
+fn text<'a>(v: &'a Value, what: &str) -> Result<&'a str, EventError> {
+    match v {
+        Value::String(s) => Ok(s),
+        Value::Null => Err(EventError::Invalid(format!("Missing essential data fields: {what} cannot be None"))),
+        _ => Err(EventError::Invalid(format!("Missing or malformed key: '{what}'."))),
+    }
+}
+
+/// Reads a MinIO event (§6.2, §12.2) for `bucket` and the output `folder`: only `Records[0]`
+/// counts. Refusals keep the reference's texts; wrong JSON types are 400s too (B7). An object
+/// is a recording only when its URL-decoded key is exactly `<folder>/<uuid>.<mp4|ogg>` (S2).
+pub fn read_storage_event(body: &Value, bucket: &str, folder: &str) -> Result<EventRead, EventError> {
+    let empty = match body {
+        Value::Null => true,
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::String(s) => s.is_empty(),
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+    };
+    if empty {
+        return Err(EventError::Invalid("Received empty data.".into()));
+    }
+    let records = field(body, "Records")?;
+    let first = match records {
+        Value::Array(a) => {
+            a.first().ok_or_else(|| EventError::Invalid("Missing or malformed key: list index out of range.".into()))?
+        }
+        _ => return Err(EventError::Invalid("Missing or malformed key: 'Records'.".into())),
+    };
+    let s3 = field(first, "s3")?;
+    let object = field(s3, "object")?;
+    let raw_key = field(object, "key")?;
+    let content_type = field(object, "contentType")?;
+    let bucket_name = field(field(s3, "bucket")?, "name")?;
+    let raw_key = text(raw_key, "filepath")?;
+    let content_type = text(content_type, "filetype")?;
+    let bucket_name = text(bucket_name, "bucket_name")?;
+    if bucket.is_empty() || bucket_name != bucket {
+        return Err(EventError::Bucket);
+    }
+    if !ALLOWED_CONTENT_TYPES.contains(&content_type) {
+        return Ok(EventRead::Ignore(format!("unsupported '{content_type}', expected one of audio/ogg, video/mp4")));
+    }
+    let key = decode_key(raw_key);
+    match recording_id_in_key(&key, folder) {
+        Some(id) => Ok(EventRead::Recording { id, key }),
+        None => Ok(EventRead::Ignore(format!("'{key}' is not a recording object"))),
+    }
+}
+
+/// S3 event keys are URL-encoded, with `+` for spaces (§12.2).
+pub fn decode_key(raw: &str) -> String {
+    let spaced = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
+}
+
+/// The id of `<folder>/<uuid>.<mp4|ogg>` (the exact shape of [`key`]), else `None`.
+pub fn recording_id_in_key(key: &str, folder: &str) -> Option<Uuid> {
+    let rest = key.strip_prefix(folder)?.strip_prefix('/')?;
+    let (id, ext) = rest.split_once('.')?;
+    if id.len() != 36 || !matches!(ext, "mp4" | "ogg") {
+        return None;
+    }
+    Uuid::try_parse(id).ok()
+}
+
+/// Why media-auth refuses an original URL (§4.9 steps 3–5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaUrlError {
+    /// No header, unparsable URL, or a path other than exactly `/media/<folder>/<uuid>.<ext>`.
+    Forbidden,
+    /// An extension other than `mp4` or `ogg` (case-sensitive): 400 `Unsupported extension.`
+    UnsupportedExtension,
+}
+
+/// The recording id and extension of a media URL, matched on the whole path (S3):
+/// `^/media/<folder, escaped>/<uuid>\.<1 to 10 letters or digits>$`.
+pub fn parse_media_url(original: Option<&str>, folder: &str) -> Result<(Uuid, &'static str), MediaUrlError> {
+    let original = original.filter(|s| !s.is_empty()).ok_or(MediaUrlError::Forbidden)?;
+    let path = match url::Url::parse(original) {
+        Ok(u) => u.path().to_string(),
+        Err(_) if original.starts_with('/') => original.split(['?', '#']).next().unwrap_or("").to_string(),
+        Err(_) => return Err(MediaUrlError::Forbidden),
+    };
+    let pattern = format!(
+        r"^/media/{}/([a-fA-F0-9]{{8}}-[a-fA-F0-9]{{4}}-[a-fA-F0-9]{{4}}-[a-fA-F0-9]{{4}}-[a-fA-F0-9]{{12}})\.([a-zA-Z0-9]{{1,10}})$",
+        regex::escape(folder)
+    );
+    let re = regex::Regex::new(&pattern).map_err(|_| MediaUrlError::Forbidden)?;
+    let caps = re.captures(&path).ok_or(MediaUrlError::Forbidden)?;
+    let ext = match &caps[2] {
+        "mp4" => "mp4",
+        "ogg" => "ogg",
+        _ => return Err(MediaUrlError::UnsupportedExtension),
+    };
+    let id = Uuid::try_parse(&caps[1]).map_err(|_| MediaUrlError::Forbidden)?;
+    Ok((id, ext))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ID: &str = "5e14295d-c63e-4a08-b5cf-3a42e84fd76e";
+
+    fn event(key: &str, ct: Value, bucket: &str) -> Value {
+        json!({"Records": [{"s3": {"bucket": {"name": bucket}, "object": {"key": key, "contentType": ct}}}]})
+    }
+
+    #[test]
+    fn rm_8_keys_use_the_folder_verbatim() {
+        let id = Uuid::parse_str(ID).unwrap();
+        assert_eq!(key("/custom/path", id, Mode::Transcript), format!("/custom/path/{ID}.ogg"));
+        assert_eq!(key("/custom/path", id, Mode::ScreenRecording), format!("/custom/path/{ID}.mp4"));
+    }
+
+    #[test]
+    fn rm_6_unknown_statuses_and_modes_are_refused() {
+        assert_eq!(Status::parse("INVALID_STATUS"), None);
+        assert_eq!(Mode::parse("unknown"), None);
+        assert!(Status::ALL.iter().all(|s| Status::parse(s.as_str()) == Some(*s)));
+    }
+
+    #[test]
+    fn rw_14_rw_15_transition_sources() {
+        assert_eq!(Status::Active.allowed_from(), [Status::Initiated]);
+        assert_eq!(Status::FailedToStart.allowed_from(), [Status::Initiated]);
+        assert_eq!(Status::Stopped.allowed_from(), [Status::Active]);
+        assert_eq!(Status::Aborted.allowed_from(), [Status::Active, Status::Stopped]);
+        assert_eq!(Status::FailedToStop.allowed_from(), [Status::Active]);
+        assert_eq!(Status::NotificationSucceeded.allowed_from(), [Status::Saved]);
+        assert!(Status::Initiated.allowed_from().is_empty());
+    }
+
+    #[test]
+    fn rm_9_rm_10_savable_and_saved_statuses() {
+        let savable: Vec<_> = Status::ALL.into_iter().filter(|s| s.is_savable()).collect();
+        assert_eq!(savable, [Status::Active, Status::Stopped, Status::FailedToStop]);
+        let saved: Vec<_> = Status::ALL.into_iter().filter(|s| s.is_saved()).collect();
+        assert_eq!(saved, [Status::Saved, Status::NotificationSucceeded]);
+    }
+
+    #[test]
+    fn rm_11_rm_12_abilities() {
+        for role in [Role::Owner, Role::Administrator] {
+            let a = abilities(Some(role), Status::Active);
+            assert_eq!(
+                a,
+                Abilities { destroy: false, partial_update: false, retrieve: true, stop: true, update: false }
+            );
+            let s = abilities(Some(role), Status::Saved);
+            assert!(s.destroy && s.retrieve && !s.stop);
+            let n = abilities(Some(role), Status::NotificationSucceeded);
+            assert!(n.destroy && !n.stop, "B5");
+        }
+        let none = Abilities { destroy: false, partial_update: false, retrieve: false, stop: false, update: false };
+        assert_eq!(abilities(Some(Role::Member), Status::Active), none);
+        assert_eq!(abilities(Some(Role::Member), Status::Saved), none);
+        assert_eq!(abilities(None, Status::Saved), none);
+    }
+
+    #[test]
+    fn rw_10_stop_mapping_b3() {
+        use egress_status::*;
+        for s in [STARTING, ACTIVE, ENDING, COMPLETE, LIMIT_REACHED] {
+            assert_eq!(status_after_stop(s), Status::Stopped, "{s}");
+        }
+        assert_eq!(status_after_stop(ABORTED), Status::Aborted);
+        assert_eq!(status_after_stop(FAILED), Status::FailedToStop);
+    }
+
+    #[test]
+    fn rs_10_storage_authentication_rules() {
+        let ok = |h: Option<&str>| check_storage_auth(true, Some("tok"), h);
+        assert_eq!(ok(Some("Bearer tok")), Ok(()));
+        assert_eq!(check_storage_auth(false, None, None), Ok(()));
+        assert_eq!(check_storage_auth(false, Some("tok"), Some("garbage")), Ok(()));
+        assert_eq!(
+            check_storage_auth(true, None, Some("Bearer tok")),
+            Err("Authentication is enabled but token is not configured.")
+        );
+        assert_eq!(
+            check_storage_auth(true, Some(""), None),
+            Err("Authentication is enabled but token is not configured.")
+        );
+        assert_eq!(ok(None), Err("Authorization header is required"));
+        assert_eq!(ok(Some("")), Err("Authorization header is required"));
+        for bad in
+            ["InvalidFormat", "Basic some-token", "Bearer", "bearer tok", "Bearer   extra-spaces-token", "Bearer  tok"]
+        {
+            assert_eq!(ok(Some(bad)), Err("Invalid authorization header."), "{bad}");
+        }
+        assert_eq!(ok(Some("Bearer wrong")), Err("Invalid token"));
+    }
+
+    #[test]
+    fn rs_11_parser_rules() {
+        let id = Uuid::parse_str(ID).unwrap();
+        let b = "meet-media-storage";
+        let good = event(&format!("recordings%2F{ID}.ogg"), json!("audio/ogg"), b);
+        assert_eq!(
+            read_storage_event(&good, b, "recordings"),
+            Ok(EventRead::Recording { id, key: format!("recordings/{ID}.ogg") })
+        );
+        assert_eq!(
+            read_storage_event(&json!({}), b, "recordings"),
+            Err(EventError::Invalid("Received empty data.".into()))
+        );
+        let no_object = json!({"Records": [{"s3": {"bucket": {"name": b}}}]});
+        assert_eq!(
+            read_storage_event(&no_object, b, "recordings"),
+            Err(EventError::Invalid("Missing or malformed key: 'object'.".into()))
+        );
+        let null_ct = event("k", Value::Null, b);
+        assert_eq!(
+            read_storage_event(&null_ct, b, "recordings"),
+            Err(EventError::Invalid("Missing essential data fields: filetype cannot be None".into()))
+        );
+        assert_eq!(
+            read_storage_event(&event("k", json!("audio/ogg"), "other"), b, "recordings"),
+            Err(EventError::Bucket)
+        );
+        assert_eq!(read_storage_event(&good, "", "recordings"), Err(EventError::Bucket));
+        assert!(matches!(
+            read_storage_event(&event("k", json!("text/plain"), b), b, "recordings"),
+            Ok(EventRead::Ignore(_))
+        ));
+        for k in ["invalid_filepath", "recording%2F5e14295dc63e4a08b5cf3a42e84fd76e.ogg", &format!("other%2F{ID}.ogg")]
+        {
+            assert!(
+                matches!(
+                    read_storage_event(&event(k, json!("audio/ogg"), b), b, "recordings"),
+                    Ok(EventRead::Ignore(_))
+                ),
+                "{k}"
+            );
+        }
+        let nested = event(&format!("parent_folder%2Ffolder%2F{ID}.ogg"), json!("audio/ogg"), b);
+        assert!(matches!(read_storage_event(&nested, b, "parent_folder/folder"), Ok(EventRead::Recording { .. })));
+        assert_eq!(
+            read_storage_event(&json!({"Records": []}), b, "recordings"),
+            Err(EventError::Invalid("Missing or malformed key: list index out of range.".into()))
+        );
+        assert!(matches!(read_storage_event(&json!([1]), b, "recordings"), Err(EventError::Invalid(_))));
+        assert!(matches!(read_storage_event(&json!({"Records": "x"}), b, "recordings"), Err(EventError::Invalid(_))));
+    }
+
+    #[test]
+    fn rma_10_media_urls_are_matched_on_the_whole_path() {
+        let id = Uuid::parse_str(ID).unwrap();
+        let f = "recordings";
+        let p = |u: &str| parse_media_url(Some(u), f);
+        assert_eq!(p(&format!("http://h/media/recordings/{ID}.mp4")), Ok((id, "mp4")));
+        assert_eq!(p(&format!("http://h/media/recordings/{ID}.mp4?x=1")), Ok((id, "mp4")));
+        assert_eq!(p(&format!("http://h/media/recordings/{}.mp4", ID.to_uppercase())), Ok((id, "mp4")));
+        assert_eq!(p(&format!("/media/recordings/{ID}.MP4")), Err(MediaUrlError::UnsupportedExtension));
+        assert_eq!(p(&format!("http://h/media/recordings/{ID}.mp4junk")), Err(MediaUrlError::UnsupportedExtension));
+        assert_eq!(p(&format!("http://h/media/recordings/{ID}.jpg")), Err(MediaUrlError::UnsupportedExtension));
+        for bad in [
+            format!("http://h/prefix/media/recordings/{ID}.mp4/extra?x=1"),
+            format!("http://h/media/recordings/{ID}Xmp4"),
+            format!("http://h/media/wrong-path/{ID}.mp4"),
+            format!("http://h/media/recordings/%7B{ID}%7D.mp4"),
+            String::new(),
+        ] {
+            assert_eq!(p(&bad), Err(MediaUrlError::Forbidden), "{bad}");
+        }
+        assert_eq!(parse_media_url(None, f), Err(MediaUrlError::Forbidden));
+        assert_eq!(parse_media_url(Some(&format!("http://h/media/a.b/{ID}.ogg")), "a.b"), Ok((id, "ogg")));
+        assert_eq!(
+            parse_media_url(Some(&format!("http://h/media/aXb/{ID}.ogg")), "a.b"),
+            Err(MediaUrlError::Forbidden)
+        );
+    }
+}

@@ -1,0 +1,98 @@
+//! The lobby routes (lobby-livekit §4, L statements): `request-entry`, `waiting-participants`,
+//! `enter`. The rules and the atomic cache operations live in `service::lobby`.
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde_json::json;
+
+use super::client_ip::ClientIp;
+use super::extract::{cookie, Body, Caller};
+use super::rooms::room_ref;
+use super::{ApiRoute, ViewAuth};
+use crate::domain::lobby;
+use crate::error::{json_response, ApiError};
+use crate::service::lobby::{self as svc, DecideError};
+use crate::state::AppState;
+
+pub fn routes() -> Vec<ApiRoute> {
+    vec![
+        ApiRoute::new("/api/v1.0/rooms/{id}/request-entry/", "Room", ViewAuth::Any, post(request_entry))
+            .doc(Method::POST, "Ask to enter a room: join at once, or wait in its lobby (poll every second)"),
+        ApiRoute::new("/api/v1.0/rooms/{id}/waiting-participants/", "Room", ViewAuth::User, get(waiting_participants))
+            .doc(Method::GET, "Participants waiting in the room's lobby (administrators)"),
+        ApiRoute::new("/api/v1.0/rooms/{id}/enter/", "Room", ViewAuth::User, post(enter))
+            .doc(Method::POST, "Accept or deny a waiting participant (administrators)"),
+    ]
+}
+
+/// Message bodies of `enter` use `message`, not `detail` (Q6).
+fn message(status: StatusCode, text: &str) -> Response {
+    json_response(status, &json!({ "message": text }))
+}
+
+/// `POST /api/v1.0/rooms/{id}/request-entry/`: lobby-livekit §4.4. Order: authentication, throttle
+/// (anonymous callers, Q1), body, room, lobby.
+async fn request_entry(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Body, ApiError>,
+) -> Result<Response, ApiError> {
+    let cookie_name = &state.config.lobby_cookie_name;
+    let pid = cookie(&headers, cookie_name).filter(|c| lobby::valid_participant_id(c)).map(str::to_string);
+    let Path(segment) = id.map_err(|_| ApiError::NotFound)?;
+    if caller.user().is_none() {
+        // Q1: a participant is throttled on its own (per room) when it has a valid cookie.
+        let identity = match &pid {
+            Some(p) => format!("{p}_{segment}"),
+            None => ip,
+        };
+        crate::service::throttle::check(&state, "request_entry", &identity, state.config.request_entry_throttle_rate)
+            .await?;
+    }
+    let body = body?.object()?;
+    let username = lobby::parse_username(body.get("username"), state.config.lobby_username_max_length)
+        .map_err(ApiError::Validation)?;
+    let room = crate::service::rooms::find(&state, &room_ref(Ok(Path(segment)))?).await?;
+    let pid = pid.unwrap_or_else(lobby::new_participant_id);
+    let outcome = svc::request_entry_for(&state, &room, caller.user(), &pid, &username).await?;
+    let mut resp = json_response(StatusCode::OK, &serde_json::to_value(&outcome).map_err(ApiError::internal)?);
+    let set_cookie = format!("{cookie_name}={pid}; HttpOnly; Path=/; SameSite=Lax; Secure");
+    resp.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&set_cookie).map_err(ApiError::internal)?);
+    Ok(resp)
+}
+
+/// `GET /api/v1.0/rooms/{id}/waiting-participants/`: lobby-livekit §4.5.
+async fn waiting_participants(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let user = caller.require_user()?;
+    let room = crate::service::rooms::find(&state, &room_ref(id)?).await?;
+    let participants = svc::waiting_for_admin(&state, &room, user).await?;
+    Ok(json_response(StatusCode::OK, &json!({ "participants": participants })))
+}
+
+/// `POST /api/v1.0/rooms/{id}/enter/`: lobby-livekit §4.6. Order: authentication, body, room,
+/// administrator, public room, participant.
+async fn enter(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let user = caller.require_user()?;
+    let (pid, allow) = lobby::parse_decision(&body.object()?).map_err(ApiError::Validation)?;
+    let room = crate::service::rooms::find(&state, &room_ref(id)?).await?;
+    Ok(match svc::decide_as_admin(&state, &room, user, &pid, allow).await? {
+        Ok(()) => message(StatusCode::OK, "Participant was updated."),
+        Err(DecideError::NoLobby) => message(StatusCode::NOT_FOUND, "Room has no lobby system."),
+        Err(DecideError::ParticipantNotFound) => message(StatusCode::NOT_FOUND, "Participant not found."),
+    })
+}

@@ -1,0 +1,232 @@
+//! LiveKit Egress over Twirp (recordings §5, §12.1): StartRoomCompositeEgress, StopEgress and
+//! ListEgress, with `livekit-protocol` messages and a `livekit-api` access token carrying the
+//! `roomRecord` grant.
+//!
+//! The requests are posted by this small client rather than `livekit_api`'s `EgressClient`
+//! because that client always adds "advanced" encoding options to a room-composite start, while
+//! the reference sends none (B14: the files must come out with LiveKit's defaults), and because
+//! `RECORDING_VERIFY_SSL` must apply to every egress call (RW-11). Every call is bounded by
+//! `MEET_RECORDING_EGRESS_TIMEOUT` and every failure is returned, never panicked.
+
+use std::time::Duration;
+
+use livekit_api::access_token::{AccessToken, VideoGrants};
+use livekit_protocol as proto;
+use prost::Message;
+
+use crate::config::recording::S3Config;
+use crate::config::Config;
+use crate::domain::recording::Mode;
+
+/// Why an egress call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EgressError {
+    #[error("LIVEKIT_API_URL is not set")]
+    NotConfigured,
+    /// LiveKit answered with a Twirp error (`{"code", "msg"}`).
+    #[error("LiveKit client connection error, {code}: {msg}")]
+    Twirp { code: String, msg: String },
+    /// Nothing usable came back: connection refused, TLS, timeout, a proxy's error page.
+    #[error("LiveKit unreachable: {0}")]
+    Transport(String),
+}
+
+impl EgressError {
+    /// True for the Twirp codes of an egress that no longer runs (B3).
+    pub fn is_gone(&self) -> bool {
+        matches!(self, EgressError::Twirp { code, .. } if code == "failed_precondition" || code == "not_found")
+    }
+}
+
+/// The Egress service client.
+#[derive(Clone)]
+pub struct Egress {
+    http: Option<reqwest::Client>,
+    base: Option<String>,
+    api_key: String,
+    api_secret: String,
+    timeout: Duration,
+}
+
+/// `ws(s)://` becomes `http(s)://`, trailing slashes go (§12.1).
+fn normalize(url: &str) -> String {
+    let url = if let Some(rest) = url.strip_prefix("wss://") {
+        format!("https://{rest}")
+    } else if let Some(rest) = url.strip_prefix("ws://") {
+        format!("http://{rest}")
+    } else {
+        url.to_string()
+    };
+    url.trim_end_matches('/').to_string()
+}
+
+impl Egress {
+    pub fn new(config: &Config) -> Egress {
+        let timeout = config.recording.egress_timeout;
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .tls_danger_accept_invalid_certs(!config.recording.verify_ssl)
+            .build()
+            .map_err(|e| tracing::error!(error = %e, "cannot build the LiveKit egress HTTP client"))
+            .ok();
+        Egress {
+            http,
+            base: config.livekit_api_url.as_deref().map(normalize),
+            api_key: config.livekit_api_key.clone(),
+            api_secret: config.livekit_api_secret.clone(),
+            timeout,
+        }
+    }
+
+    async fn call<Req: Message, Resp: Message + Default>(&self, method: &str, req: Req) -> Result<Resp, EgressError> {
+        let (Some(http), Some(base)) = (&self.http, &self.base) else { return Err(EgressError::NotConfigured) };
+        let token = AccessToken::with_api_key(&self.api_key, &self.api_secret)
+            .with_grants(VideoGrants { room_record: true, ..Default::default() })
+            .to_jwt()
+            .map_err(|e| EgressError::Transport(format!("cannot sign the request: {e}")))?;
+        let send = http
+            .post(format!("{base}/twirp/livekit.Egress/{method}"))
+            .header("content-type", "application/protobuf")
+            .bearer_auth(token)
+            .body(req.encode_to_vec())
+            .send();
+        let resp = tokio::time::timeout(self.timeout, send)
+            .await
+            .map_err(|_| EgressError::Transport(format!("{method} timed out")))?
+            .map_err(|e| EgressError::Transport(format!("{method}: {e}")))?;
+        let status = resp.status();
+        let body = tokio::time::timeout(self.timeout, resp.bytes())
+            .await
+            .map_err(|_| EgressError::Transport(format!("{method} timed out")))?
+            .map_err(|e| EgressError::Transport(format!("{method}: {e}")))?;
+        if status.is_success() {
+            return Resp::decode(body).map_err(|e| EgressError::Transport(format!("{method}: bad reply: {e}")));
+        }
+        #[derive(serde::Deserialize)]
+        struct TwirpError {
+            code: String,
+            #[serde(default)]
+            msg: String,
+        }
+        match serde_json::from_slice::<TwirpError>(&body) {
+            Ok(e) => Err(EgressError::Twirp { code: e.code, msg: e.msg }),
+            Err(_) => Err(EgressError::Transport(format!("{method}: HTTP {status} without a Twirp error body"))),
+        }
+    }
+
+    /// `StartRoomCompositeEgress` with the request as built by [`room_composite_request`].
+    pub async fn start(&self, request: proto::RoomCompositeEgressRequest) -> Result<proto::EgressInfo, EgressError> {
+        self.call("StartRoomCompositeEgress", request).await
+    }
+
+    /// `StopEgress`.
+    pub async fn stop(&self, egress_id: &str) -> Result<proto::EgressInfo, EgressError> {
+        self.call("StopEgress", proto::StopEgressRequest { egress_id: egress_id.to_string() }).await
+    }
+
+    /// `ListEgress` for one egress id (empty when LiveKit no longer knows it).
+    pub async fn list_by_id(&self, egress_id: &str) -> Result<Vec<proto::EgressInfo>, EgressError> {
+        let req = proto::ListEgressRequest { egress_id: egress_id.to_string(), ..Default::default() };
+        let resp: proto::ListEgressResponse = self.call("ListEgress", req).await?;
+        Ok(resp.items)
+    }
+
+    /// `ListEgress` for one LiveKit room.
+    pub async fn list_by_room(&self, room_name: &str) -> Result<Vec<proto::EgressInfo>, EgressError> {
+        let req = proto::ListEgressRequest { room_name: room_name.to_string(), ..Default::default() };
+        let resp: proto::ListEgressResponse = self.call("ListEgress", req).await?;
+        Ok(resp.items)
+    }
+}
+
+/// The room-composite request of the reference (§5.2, B14): one file output uploaded to S3 at
+/// `filepath`; `audio_only` and OGG for transcripts, MP4 otherwise; no layout, no encoding
+/// options, nothing else.
+pub fn room_composite_request(
+    room_name: &str,
+    mode: Mode,
+    filepath: &str,
+    s3: &S3Config,
+) -> proto::RoomCompositeEgressRequest {
+    let upload = proto::S3Upload {
+        access_key: s3.access_key_id.clone().unwrap_or_default(),
+        secret: s3.secret_access_key.clone().unwrap_or_default(),
+        region: s3.region.clone().unwrap_or_default(),
+        endpoint: s3.endpoint_url.clone().unwrap_or_default(),
+        bucket: s3.bucket.clone(),
+        force_path_style: true,
+        ..Default::default()
+    };
+    let file_type = match mode {
+        Mode::ScreenRecording => proto::EncodedFileType::Mp4,
+        Mode::Transcript => proto::EncodedFileType::Ogg,
+    };
+    proto::RoomCompositeEgressRequest {
+        room_name: room_name.to_string(),
+        audio_only: mode == Mode::Transcript,
+        file_outputs: vec![proto::EncodedFileOutput {
+            file_type: file_type as i32,
+            filepath: filepath.to_string(),
+            output: Some(proto::encoded_file_output::Output::S3(upload)),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// The file path an egress was asked to write, if it is a room-composite file egress.
+pub fn requested_filepath(info: &proto::EgressInfo) -> Option<&str> {
+    match &info.request {
+        Some(proto::egress_info::Request::RoomComposite(r)) => r.file_outputs.first().map(|f| f.filepath.as_str()),
+        _ => None,
+    }
+}
+
+/// True when the egress reports a written file.
+#[allow(deprecated)]
+pub fn has_file(info: &proto::EgressInfo) -> bool {
+    !info.file_results.is_empty() || matches!(info.result, Some(proto::egress_info::Result::File(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s3() -> S3Config {
+        S3Config {
+            endpoint_url: Some("http://minio:9000".into()),
+            access_key_id: Some("meet".into()),
+            secret_access_key: Some("password".into()),
+            region: None,
+            signing_region: "us-east-1".into(),
+            bucket: "meet-media-storage".into(),
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn rw_3_rw_6_rw_7_b14_requests_carry_only_the_reference_fields() {
+        let r = room_composite_request("room", Mode::Transcript, "recordings/x.ogg", &s3());
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["roomName"], "room");
+        assert_eq!(json["audioOnly"], true);
+        assert!(r.options.is_none() && r.layout.is_empty() && r.output.is_none() && !r.video_only);
+        let f = &r.file_outputs[0];
+        assert_eq!(f.file_type, proto::EncodedFileType::Ogg as i32);
+        assert_eq!(f.filepath, "recordings/x.ogg");
+        let Some(proto::encoded_file_output::Output::S3(u)) = &f.output else { panic!("s3 output") };
+        assert!(u.force_path_style);
+        assert_eq!((u.access_key.as_str(), u.secret.as_str(), u.region.as_str()), ("meet", "password", ""));
+        assert_eq!((u.endpoint.as_str(), u.bucket.as_str()), ("http://minio:9000", "meet-media-storage"));
+        let v = room_composite_request("room", Mode::ScreenRecording, "recordings/x.mp4", &s3());
+        assert!(!v.audio_only);
+        assert_eq!(v.file_outputs[0].file_type, proto::EncodedFileType::Mp4 as i32);
+    }
+
+    #[test]
+    fn urls_are_normalized() {
+        assert_eq!(normalize("wss://lk.example.org/"), "https://lk.example.org");
+        assert_eq!(normalize("http://127.0.0.1:7880"), "http://127.0.0.1:7880");
+    }
+}

@@ -1,0 +1,352 @@
+//! The "your recording is ready" e-mail (recordings §7.2, B9, B10), our own wording in English,
+//! French, Dutch and German, rendered per recipient: their language (fallback
+//! `DJANGO_LANGUAGE_CODE`, then English) and their time zone for the date and time. The text
+//! part is not HTML-escaped; the HTML part is. Lines whose setting is unset are left out, and the
+//! link only appears when `SCREEN_RECORDING_BASE_URL` is set (S1).
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
+
+use super::Rendered;
+
+/// The values of one message.
+#[derive(Clone, Debug)]
+pub struct Vars<'a> {
+    pub brand_name: Option<&'a str>,
+    pub support_email: Option<&'a str>,
+    pub logo_img: Option<&'a str>,
+    pub room_name: &'a str,
+    pub created_at: DateTime<Utc>,
+    /// The recipient's IANA time zone (`UTC` when unknown).
+    pub timezone: &'a str,
+    /// The recipient's language (`fr-fr`, `de`, …).
+    pub language: &'a str,
+    /// The site's default language (`DJANGO_LANGUAGE_CODE`).
+    pub default_language: &'a str,
+    pub link: Option<String>,
+}
+
+/// The languages this e-mail is written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Fr,
+    Nl,
+    De,
+}
+
+impl Lang {
+    fn parse(code: &str) -> Option<Lang> {
+        match code.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase().as_str() {
+            "en" => Some(Lang::En),
+            "fr" => Some(Lang::Fr),
+            "nl" => Some(Lang::Nl),
+            "de" => Some(Lang::De),
+            _ => None,
+        }
+    }
+
+    /// The recipient's language, else the site's, else English.
+    pub fn pick(user: &str, default: &str) -> Lang {
+        Lang::parse(user).or_else(|| Lang::parse(default)).unwrap_or(Lang::En)
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Fr => "fr",
+            Lang::Nl => "nl",
+            Lang::De => "de",
+        }
+    }
+}
+
+struct Texts {
+    subject: &'static str,
+    heading: &'static str,
+    /// `{room}`, `{date}`, `{time}`.
+    ready: &'static str,
+    keep: &'static str,
+    steps: [&'static str; 3],
+    open: &'static str,
+    /// `{support}`.
+    questions: &'static str,
+    /// `{brand}`.
+    thanks: &'static str,
+    thanks_plain: &'static str,
+    days: [&'static str; 7],
+    months: [&'static str; 12],
+}
+
+fn texts(lang: Lang) -> Texts {
+    match lang {
+        Lang::En => Texts {
+            subject: "Your recording is ready",
+            heading: "Your recording is ready",
+            ready: "The recording of the meeting \"{room}\" made on {date} at {time} is now available to download.",
+            keep: "To keep a copy:",
+            steps: [
+                "Open the recording with the button below.",
+                "Use the download button of the page.",
+                "Store the file somewhere safe.",
+            ],
+            open: "Open",
+            questions: "Questions? Write to us at {support}.",
+            thanks: "Thank you for using {brand}.",
+            thanks_plain: "Thank you.",
+            days: ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
+            months: [
+                "January",
+                "February",
+                "March",
+                "April",
+                "May",
+                "June",
+                "July",
+                "August",
+                "September",
+                "October",
+                "November",
+                "December",
+            ],
+        },
+        Lang::Fr => Texts {
+            subject: "Votre enregistrement est prêt",
+            heading: "Votre enregistrement est prêt",
+            ready: "L'enregistrement de la réunion « {room} » du {date} à {time} peut maintenant être téléchargé.",
+            keep: "Pour en garder une copie :",
+            steps: [
+                "Ouvrez l'enregistrement avec le bouton ci-dessous.",
+                "Utilisez le bouton de téléchargement de la page.",
+                "Rangez le fichier en lieu sûr.",
+            ],
+            open: "Ouvrir",
+            questions: "Une question ? Écrivez-nous à {support}.",
+            thanks: "Merci d'utiliser {brand}.",
+            thanks_plain: "Merci.",
+            days: ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"],
+            months: [
+                "janvier",
+                "février",
+                "mars",
+                "avril",
+                "mai",
+                "juin",
+                "juillet",
+                "août",
+                "septembre",
+                "octobre",
+                "novembre",
+                "décembre",
+            ],
+        },
+        Lang::Nl => Texts {
+            subject: "Je opname staat klaar",
+            heading: "Je opname staat klaar",
+            ready: "De opname van de vergadering \"{room}\" van {date} om {time} kan nu worden gedownload.",
+            keep: "Zo bewaar je een kopie:",
+            steps: [
+                "Open de opname met de knop hieronder.",
+                "Gebruik de downloadknop op de pagina.",
+                "Bewaar het bestand op een veilige plek.",
+            ],
+            open: "Openen",
+            questions: "Vragen? Schrijf ons via {support}.",
+            thanks: "Bedankt voor het gebruik van {brand}.",
+            thanks_plain: "Bedankt.",
+            days: ["maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"],
+            months: [
+                "januari",
+                "februari",
+                "maart",
+                "april",
+                "mei",
+                "juni",
+                "juli",
+                "augustus",
+                "september",
+                "oktober",
+                "november",
+                "december",
+            ],
+        },
+        Lang::De => Texts {
+            subject: "Ihre Aufnahme ist fertig",
+            heading: "Ihre Aufnahme ist fertig",
+            ready:
+                "Die Aufnahme der Besprechung „{room}“ vom {date} um {time} Uhr steht jetzt zum Herunterladen bereit.",
+            keep: "So bewahren Sie eine Kopie auf:",
+            steps: [
+                "Öffnen Sie die Aufnahme über die Schaltfläche unten.",
+                "Nutzen Sie die Download-Schaltfläche der Seite.",
+                "Speichern Sie die Datei an einem sicheren Ort.",
+            ],
+            open: "Öffnen",
+            questions: "Fragen? Schreiben Sie uns an {support}.",
+            thanks: "Danke, dass Sie {brand} nutzen.",
+            thanks_plain: "Vielen Dank.",
+            days: ["Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"],
+            months: [
+                "Januar",
+                "Februar",
+                "März",
+                "April",
+                "Mai",
+                "Juni",
+                "Juli",
+                "August",
+                "September",
+                "Oktober",
+                "November",
+                "Dezember",
+            ],
+        },
+    }
+}
+
+/// Escapes text for HTML content and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Date and time of `at` in `timezone` (UTC when the zone is unknown), in `lang`.
+pub fn date_time(at: DateTime<Utc>, timezone: &str, lang: Lang) -> (String, String) {
+    let tz: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::UTC);
+    let local = at.with_timezone(&tz);
+    let t = texts(lang);
+    let day = t.days[local.weekday().num_days_from_monday() as usize];
+    let month = t.months[local.month0() as usize];
+    let date = match lang {
+        Lang::De => format!("{day}, {}. {month} {}", local.day(), local.year()),
+        _ => format!("{day} {} {month} {}", local.day(), local.year()),
+    };
+    (date, format!("{:02}:{:02}", local.hour(), local.minute()))
+}
+
+/// Renders the message for one recipient.
+pub fn render(v: &Vars<'_>) -> Rendered {
+    let lang = Lang::pick(v.language, v.default_language);
+    let t = texts(lang);
+    let (date, time) = date_time(v.created_at, v.timezone, lang);
+    let ready = |room: &str, date: &str, time: &str| {
+        t.ready.replace("{room}", room).replace("{date}", date).replace("{time}", time)
+    };
+
+    let mut text = vec![t.heading.to_string(), String::new(), ready(v.room_name, &date, &time), String::new()];
+    if let Some(link) = &v.link {
+        text.push(t.keep.to_string());
+        for (i, s) in t.steps.iter().enumerate() {
+            text.push(format!("{}. {s}", i + 1));
+        }
+        text.push(String::new());
+        text.push(format!("{}: {link}", t.open));
+        text.push(String::new());
+    }
+    if let Some(support) = v.support_email {
+        text.push(t.questions.replace("{support}", support));
+    }
+    text.push(match v.brand_name {
+        Some(b) => t.thanks.replace("{brand}", b),
+        None => t.thanks_plain.to_string(),
+    });
+
+    let mut html = format!(
+        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{}</title></head>\
+         <body style=\"font-family:sans-serif;color:#222\">",
+        lang.code(),
+        escape(t.subject)
+    );
+    if let Some(logo) = v.logo_img {
+        html.push_str(&format!("<p><img src=\"{}\" alt=\"Logo email\" width=\"160\"></p>", escape(logo)));
+    }
+    html.push_str(&format!("<h1>{}</h1>", escape(t.heading)));
+    html.push_str(&format!("<p>{}</p>", ready(&escape(v.room_name), &escape(&date), &escape(&time))));
+    if let Some(link) = &v.link {
+        html.push_str(&format!("<p>{}</p><ol>", escape(t.keep)));
+        for s in t.steps {
+            html.push_str(&format!("<li>{}</li>", escape(s)));
+        }
+        html.push_str(&format!(
+            "</ol><p><a href=\"{}\" style=\"display:inline-block;padding:10px 20px;background:#000091;color:#fff;\
+             text-decoration:none;border-radius:4px\">{}</a></p>",
+            escape(link),
+            escape(t.open)
+        ));
+    }
+    if let Some(support) = v.support_email {
+        let a = format!("<a href=\"mailto:{0}\">{0}</a>", escape(support));
+        html.push_str(&format!("<p>{}</p>", escape(t.questions).replace("{support}", &a)));
+    }
+    let thanks = match v.brand_name {
+        Some(b) => escape(t.thanks).replace("{brand}", &escape(b)),
+        None => escape(t.thanks_plain),
+    };
+    html.push_str(&format!("<p>{thanks}</p></body></html>"));
+
+    Rendered { subject: t.subject.to_string(), text: text.join("\n"), html }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn vars<'a>(language: &'a str, timezone: &'a str) -> Vars<'a> {
+        Vars {
+            brand_name: Some("La Suite"),
+            support_email: Some("help@example.org"),
+            logo_img: None,
+            room_name: "Tom & \"Jerry\" <x>",
+            created_at: Utc.with_ymd_and_hms(2025, 4, 14, 12, 34, 56).unwrap(),
+            timezone,
+            language,
+            default_language: "en-us",
+            link: Some("https://meet.example.org/recordings/abc".into()),
+        }
+    }
+
+    #[test]
+    fn rn_9_b10_text_is_not_escaped_html_is() {
+        let r = render(&vars("en-us", "UTC"));
+        assert!(r.text.contains("Tom & \"Jerry\" <x>"), "{}", r.text);
+        assert!(r.html.contains("Tom &amp; &quot;Jerry&quot; &lt;x&gt;"));
+        assert!(r.text.contains("Monday 14 April 2025") && r.text.contains("12:34"));
+        assert!(r.html.contains("<title>Your recording is ready</title>"));
+    }
+
+    #[test]
+    fn b9_language_and_time_zone_of_the_recipient() {
+        let fr = render(&vars("fr-fr", "Europe/Paris"));
+        assert_eq!(fr.subject, "Votre enregistrement est prêt");
+        assert!(fr.text.contains("lundi 14 avril 2025") && fr.text.contains("14:34"), "{}", fr.text);
+        let de = render(&vars("de-de", "America/New_York"));
+        assert!(de.text.contains("Montag, 14. April 2025") && de.text.contains("08:34"), "{}", de.text);
+        let nl = render(&vars("nl", "Asia/Tokyo"));
+        assert!(nl.text.contains("maandag 14 april 2025") && nl.text.contains("21:34"), "{}", nl.text);
+        let unknown = render(&vars("xx", "Not/AZone"));
+        assert_eq!(unknown.subject, "Your recording is ready");
+        assert!(unknown.text.contains("12:34"));
+    }
+
+    #[test]
+    fn s1_b10_unset_settings_leave_their_lines_out() {
+        let mut v = vars("en", "UTC");
+        v.link = None;
+        v.brand_name = None;
+        v.support_email = None;
+        let r = render(&v);
+        assert!(!r.text.contains("None") && !r.html.contains("None"));
+        assert!(!r.html.contains("<a "));
+        assert!(r.text.ends_with("Thank you."));
+    }
+}

@@ -1,0 +1,304 @@
+//! Lobby use-cases (lobby-livekit §4) over the cache. Every state change is one atomic cache
+//! operation, so two instances (or two administrators, or a poll and a decision) can act at the
+//! same moment safely:
+//! - a new waiter is created with set-if-absent, and only the winner notifies LiveKit (R-LK4);
+//! - a poll refreshes the TTL only if the stored value is still the `waiting` value it read
+//!   (compare-and-set), so it can never shorten a decision (R-LK2);
+//! - a decision is a compare-and-set loop on the entry: 404 when it is missing (R-LK3);
+//! - each room keeps an index of its participants by arrival, so listing never scans (P1).
+
+use std::time::Duration;
+
+use serde::Serialize;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::domain::colour;
+use crate::domain::lobby::{Entry, Status};
+use crate::domain::permissions::{self, AccessLevel, Role};
+use crate::error::ApiError;
+use crate::livekit::token::{self, LiveKitOut};
+use crate::state::AppState;
+use crate::store::rooms::Room;
+use crate::store::users::User;
+
+/// The 403 of the lobby's administrator routes (the reference reuses the recording message, Q5).
+pub const NOT_ADMIN: &str = "You must have privileges to start a recording.";
+
+/// The `request-entry` answer: the participant (`status`, `username`, `id`, `color`), then
+/// `livekit` (a join token when admitted).
+#[derive(Debug, Clone, Serialize)]
+pub struct Admission {
+    #[serde(flatten)]
+    pub entry: Entry,
+    pub livekit: Option<LiveKitOut>,
+}
+
+async fn role_on(state: &AppState, room: &Room, user: Option<&User>) -> Result<Option<Role>, ApiError> {
+    let Some(user) = user else { return Ok(None) };
+    Ok(crate::store::accesses::role_of(&state.db, user.id, room.id).await?.as_deref().and_then(Role::parse))
+}
+
+fn level(room: &Room) -> AccessLevel {
+    // Unknown stored values are treated as the most private level.
+    AccessLevel::parse(&room.access_level).unwrap_or(AccessLevel::Restricted)
+}
+
+/// `request-entry` for a found room: decides the bypass (public; trusted and authenticated; any
+/// role on the room, Q3), runs the lobby, and mints the token of an admitted participant: the
+/// caller's identity (the participant id for anonymous callers, S-LK3b), this request's
+/// username, and the participant's colour.
+pub async fn request_entry_for(
+    state: &AppState,
+    room: &Room,
+    user: Option<&User>,
+    pid: &str,
+    username: &str,
+) -> Result<Admission, ApiError> {
+    let bypass = match level(room) {
+        AccessLevel::Public => true,
+        AccessLevel::Trusted if user.is_some() => true,
+        _ => role_on(state, room, user).await?.is_some(),
+    };
+    let outcome = request_entry(state, room.id, pid, username, || colour::colour(pid), bypass).await?;
+    let livekit = if outcome.admitted {
+        let identity = match user {
+            Some(u) => token::identity(Some(u)),
+            None => pid.to_string(),
+        };
+        let room_name = room.id.to_string();
+        let jwt = token::join_token_as(&state.config, &room_name, &identity, username, &outcome.entry.color)
+            .map_err(ApiError::internal)?;
+        Some(LiveKitOut { url: state.config.livekit_api_url.clone(), room: room_name, token: jwt })
+    } else {
+        None
+    };
+    Ok(Admission { entry: outcome.entry, livekit })
+}
+
+async fn require_admin(state: &AppState, room: &Room, user: &User) -> Result<(), ApiError> {
+    if permissions::is_administrator(role_on(state, room, Some(user)).await?) {
+        Ok(())
+    } else {
+        Err(ApiError::ForbiddenMessage(NOT_ADMIN.into()))
+    }
+}
+
+/// `waiting-participants` for a found room: administrators only; public rooms have no lobby.
+pub async fn waiting_for_admin(state: &AppState, room: &Room, user: &User) -> Result<Vec<Entry>, ApiError> {
+    require_admin(state, room, user).await?;
+    if level(room) == AccessLevel::Public {
+        return Ok(Vec::new());
+    }
+    waiting(state, room.id).await
+}
+
+/// `enter` for a found room: administrators only; public rooms have no lobby.
+pub async fn decide_as_admin(
+    state: &AppState,
+    room: &Room,
+    user: &User,
+    pid: &str,
+    allow: bool,
+) -> Result<Result<(), DecideError>, ApiError> {
+    require_admin(state, room, user).await?;
+    if level(room) == AccessLevel::Public {
+        return Ok(Err(DecideError::NoLobby));
+    }
+    decide(state, room.id, pid, allow).await
+}
+
+/// What `request-entry` answers, before the token is minted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub entry: Entry,
+    /// True when the caller may join now (the handler then mints a LiveKit token).
+    pub admitted: bool,
+}
+
+fn entry_key(state: &AppState, room: Uuid, pid: &str) -> String {
+    format!("{}_{}_{}", state.config.lobby_key_prefix, room, pid)
+}
+
+fn index_key(state: &AppState, room: Uuid) -> String {
+    format!("{}_index_{}", state.config.lobby_key_prefix, room)
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Reads the entry; a corrupted value is deleted and reads as absent.
+async fn read(state: &AppState, key: &str) -> Result<Option<(String, Entry)>, ApiError> {
+    let Some(raw) = state.cache.get(key).await? else { return Ok(None) };
+    match Entry::parse(&raw) {
+        Some(e) => Ok(Some((raw, e))),
+        None => {
+            tracing::warn!("corrupted lobby entry deleted");
+            state.cache.compare_and_set(key, &raw, None, None).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// `request-entry` (lobby-livekit §4.4) once the body, the room and the bypass are known.
+/// `bypass` is true for public rooms, trusted rooms with an authenticated caller, and callers
+/// with a role on the room (Q3).
+pub async fn request_entry(
+    state: &AppState,
+    room: Uuid,
+    pid: &str,
+    username: &str,
+    color: impl Fn() -> String,
+    bypass: bool,
+) -> Result<Outcome, ApiError> {
+    let key = entry_key(state, room, pid);
+    let waiting_ttl = state.config.lobby_waiting_timeout;
+    // A few rounds at most: each lost compare-and-set means another request changed the entry.
+    for _ in 0..5 {
+        let existing = read(state, &key).await?;
+        if bypass {
+            let entry = match existing {
+                Some((raw, e)) => {
+                    if e.status == Status::Waiting {
+                        // Q2: the waiter may enter; drop it from the administrators' list.
+                        state.cache.compare_and_set(&key, &raw, None, None).await?;
+                        state.cache.index_remove(&index_key(state, room), &[pid.to_string()]).await?;
+                    }
+                    Entry { status: Status::Accepted, ..e }
+                }
+                None => Entry {
+                    status: Status::Accepted,
+                    username: username.to_string(),
+                    id: pid.to_string(),
+                    color: color(),
+                },
+            };
+            return Ok(Outcome { entry, admitted: true });
+        }
+        match existing {
+            None => {
+                let entry = Entry {
+                    status: Status::Waiting,
+                    username: username.to_string(),
+                    id: pid.to_string(),
+                    color: color(),
+                };
+                if !state.cache.set_nx(&key, &entry.to_json(), Some(waiting_ttl)).await? {
+                    continue; // a concurrent first poll with the same cookie won: read its entry
+                }
+                let index_ttl = state.config.lobby_accepted_timeout.max(waiting_ttl) + Duration::from_secs(60);
+                state.cache.index_add(&index_key(state, room), pid, now_ms(), Some(index_ttl)).await?;
+                // Waiters who stop polling leave their id in the index until an administrator's
+                // listing prunes it; prune now and then here too, so that a room nobody administers
+                // cannot collect ids without bound (amortized cost: one listing per 64 arrivals).
+                if rand::random::<u8>() < 4 {
+                    waiting(state, room).await?;
+                }
+                notify(state, room).await;
+                return Ok(Outcome { entry, admitted: false });
+            }
+            Some((raw, e)) => match e.status {
+                Status::Waiting => {
+                    if state.cache.compare_and_set(&key, &raw, Some(&raw), Some(waiting_ttl)).await? {
+                        return Ok(Outcome { entry: e, admitted: false });
+                    }
+                    // Decided (or expired) between our read and our refresh: answer the new state.
+                }
+                Status::Accepted => return Ok(Outcome { entry: e, admitted: true }),
+                Status::Denied => return Ok(Outcome { entry: e, admitted: false }),
+            },
+        }
+    }
+    Err(ApiError::Unavailable("cache"))
+}
+
+/// Tells the room someone is waiting, at most once per room per second across every instance
+/// (S-LK4), in the background with a bounded time (E1): a LiveKit outage never fails the
+/// request; failures are logged.
+async fn notify(state: &AppState, room: Uuid) {
+    let gate = format!("{}_notified_{}", state.config.lobby_key_prefix, room);
+    match state.cache.set_nx(&gate, "1", Some(Duration::from_secs(1))).await {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "lobby notification gate unavailable; notifying anyway");
+        }
+    }
+    let livekit = state.livekit.clone();
+    let kind = state.config.lobby_notification_type.clone();
+    let span = tracing::info_span!("lobby_notify", room.id = %room);
+    tokio::spawn(
+        async move {
+            match livekit.notify_waiting(&room.to_string(), &kind).await {
+                Ok(true) => tracing::debug!("participants notified"),
+                Ok(false) => tracing::debug!("room not running in LiveKit: nobody to notify"),
+                Err(e) => tracing::warn!(error = %e, "lobby notification failed"),
+            }
+        }
+        .instrument(span),
+    );
+}
+
+/// Waiting participants of a room, by arrival (lobby-livekit §4.5). Expired members are pruned
+/// from the index, corrupted entries deleted.
+pub async fn waiting(state: &AppState, room: Uuid) -> Result<Vec<Entry>, ApiError> {
+    let index = index_key(state, room);
+    let members = state.cache.index_members(&index).await?;
+    let keys: Vec<String> = members.iter().map(|m| entry_key(state, room, m)).collect();
+    let values = state.cache.get_many(&keys).await?;
+    let mut out = Vec::new();
+    let mut gone = Vec::new();
+    for ((member, key), value) in members.into_iter().zip(&keys).zip(values) {
+        match value.as_deref().map(|raw| (raw, Entry::parse(raw))) {
+            None => gone.push(member),
+            Some((raw, None)) => {
+                state.cache.compare_and_set(key, raw, None, None).await?;
+                gone.push(member);
+            }
+            Some((_, Some(e))) if e.status == Status::Waiting => out.push(e),
+            Some(_) => {}
+        }
+    }
+    state.cache.index_remove(&index, &gone).await?;
+    Ok(out)
+}
+
+/// Why a decision could not be recorded.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DecideError {
+    NoLobby,
+    ParticipantNotFound,
+}
+
+/// Records an administrator's decision (lobby-livekit §4.6) as one compare-and-set: the entry
+/// must exist; the last decision wins (R-LK3).
+pub async fn decide(state: &AppState, room: Uuid, pid: &str, allow: bool) -> Result<Result<(), DecideError>, ApiError> {
+    let key = entry_key(state, room, pid);
+    let (status, ttl) = if allow {
+        (Status::Accepted, state.config.lobby_accepted_timeout)
+    } else {
+        (Status::Denied, state.config.lobby_denied_timeout)
+    };
+    for _ in 0..5 {
+        let Some((raw, e)) = read(state, &key).await? else { return Ok(Err(DecideError::ParticipantNotFound)) };
+        let decided = Entry { status, ..e };
+        if state.cache.compare_and_set(&key, &raw, Some(&decided.to_json()), Some(ttl)).await? {
+            tracing::info!(room.id = %room, allow, "lobby decision recorded");
+            return Ok(Ok(()));
+        }
+    }
+    Err(ApiError::Unavailable("cache"))
+}
+
+/// Deletes every lobby entry of a room (LiveKit `room_finished`, L-30).
+pub async fn clear(state: &AppState, room: Uuid) -> Result<usize, ApiError> {
+    let index = index_key(state, room);
+    // Every entry is indexed when created, and the index outlives its entries.
+    let members = state.cache.index_members(&index).await?;
+    for m in &members {
+        state.cache.delete(&entry_key(state, room, m)).await?;
+    }
+    state.cache.index_remove(&index, &members).await?;
+    Ok(members.len())
+}

@@ -1,0 +1,335 @@
+//! Room use-cases (users-auth-rooms §5.3–§5.9): list, create, retrieve, update, delete and the
+//! creation callback. Every write that depends on a role runs in one transaction that first
+//! locks the room (`store::rooms::lock`); creation writes the room, its owner access and the
+//! callback entry before committing (B15).
+
+use serde_json::{Map, Value};
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::domain::fields::{char_field, choice_field, object_field};
+use crate::domain::permissions::{self, AccessLevel, Role};
+use crate::domain::slug::{room_slug, RoomRef};
+use crate::error::{ApiError, FieldErrors};
+use crate::livekit::token::{self, LiveKitOut};
+use crate::state::AppState;
+use crate::store::rooms::{self, AccessWithUser, Room};
+use crate::store::users::User;
+use crate::store::{accesses, StoreError};
+
+/// Longest room name (§3.5).
+pub const NAME_MAX_CHARS: usize = 500;
+/// `{"slug": [...]}` when the slug is taken (M-2, R-8).
+pub const SLUG_TAKEN: &str = "Room with this Slug already exists.";
+/// Prefix of the creation-callback cache keys (§5.5 step 3).
+pub const CALLBACK_KEY_PREFIX: &str = "room-creation-callback_";
+
+/// A room as one caller sees it: the parts of the §5.3 representation.
+#[derive(Debug, Clone)]
+pub struct RoomView {
+    pub room: Room,
+    /// `configuration` is shown (administrator privileges).
+    pub show_configuration: bool,
+    /// Every access of the room, newest first, when the caller has a role.
+    pub accesses: Option<Vec<AccessWithUser>>,
+    pub livekit: Option<LiveKitOut>,
+    pub is_administrable: bool,
+}
+
+fn parse_role(s: &str) -> Result<Role, ApiError> {
+    Role::parse(s).ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown role {s:?} in the database")))
+}
+
+fn parse_level(s: &str) -> Result<AccessLevel, ApiError> {
+    AccessLevel::parse(s).ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown access level {s:?}")))
+}
+
+/// The caller's role among the room's accesses.
+fn role_among(all: &[AccessWithUser], user: Option<&User>) -> Result<Option<Role>, ApiError> {
+    let Some(user) = user else { return Ok(None) };
+    all.iter().find(|a| a.user_id == user.id).map(|a| parse_role(&a.role)).transpose()
+}
+
+/// Who the LiveKit tokens of one response are for. A user's identity, name and colour are
+/// computed once per response, not once per listed room (B11); anonymous callers get a fresh
+/// identity per token (lobby-livekit §2.4).
+pub struct Participant<'a> {
+    user: Option<&'a User>,
+    username: Option<&'a str>,
+    fixed: Option<(String, String, String)>,
+}
+
+impl<'a> Participant<'a> {
+    pub fn new(user: Option<&'a User>, username: Option<&'a str>) -> Self {
+        let fixed = user.map(|u| {
+            let identity = token::identity(Some(u));
+            let colour = crate::domain::colour::colour(&identity);
+            (identity, token::display_name(Some(u), username), colour)
+        });
+        Participant { user, username, fixed }
+    }
+
+    /// The `livekit` object for the LiveKit room `room`.
+    pub fn livekit(&self, state: &AppState, room: &str) -> Result<LiveKitOut, ApiError> {
+        match &self.fixed {
+            Some((identity, name, colour)) => Ok(LiveKitOut {
+                url: state.config.livekit_api_url.clone(),
+                room: room.to_string(),
+                token: token::join_token_as(&state.config, room, identity, name, colour).map_err(ApiError::internal)?,
+            }),
+            None => token::payload(&state.config, room, self.user, self.username).map_err(ApiError::internal),
+        }
+    }
+}
+
+/// Builds the representation of `room` for `user` (§5.3), minting a token when it shows `livekit`.
+pub fn represent(
+    state: &AppState,
+    room: Room,
+    user: Option<&User>,
+    all_accesses: Option<Vec<AccessWithUser>>,
+    participant: &Participant<'_>,
+) -> Result<RoomView, ApiError> {
+    let role = role_among(all_accesses.as_deref().unwrap_or(&[]), user)?;
+    let vis = permissions::room_visibility(parse_level(&room.access_level)?, user.is_some(), role);
+    let livekit = if vis.livekit { Some(participant.livekit(state, &room.id.to_string())?) } else { None };
+    Ok(RoomView {
+        accesses: if vis.accesses { all_accesses } else { None },
+        show_configuration: vis.configuration,
+        is_administrable: vis.is_administrable,
+        livekit,
+        room,
+    })
+}
+
+/// `GET /rooms/`: the page of rooms the caller has an access to (§5.4), in a constant number of
+/// queries (B11). `pick` turns the total count into `(offset, limit)` (404 for a bad page).
+#[instrument(skip_all)]
+pub async fn list(
+    state: &AppState,
+    user: Option<&User>,
+    username: Option<&str>,
+    pick: impl FnOnce(u64) -> Result<(u64, u64), ApiError>,
+) -> Result<(u64, Vec<RoomView>), ApiError> {
+    let Some(user) = user else {
+        pick(0)?;
+        return Ok((0, Vec::new()));
+    };
+    let count = rooms::count_for_user(&state.db, user.id).await?;
+    let (offset, limit) = pick(count)?;
+    let page = rooms::page_for_user(&state.db, user.id, offset, limit).await?;
+    let ids: Vec<Uuid> = page.iter().map(|r| r.id).collect();
+    let mut all = rooms::accesses_of(&state.db, &ids).await?;
+    let mut views = Vec::with_capacity(page.len());
+    let participant = Participant::new(Some(user), username);
+    for room in page {
+        let (mine, rest): (Vec<_>, Vec<_>) = all.into_iter().partition(|a| a.resource_id == room.id);
+        all = rest;
+        views.push(represent(state, room, Some(user), Some(mine), &participant)?);
+    }
+    Ok((count, views))
+}
+
+/// The validated fields of a create or update body.
+struct RoomInput {
+    name: Option<String>,
+    access_level: Option<&'static str>,
+    configuration: Option<Value>,
+}
+
+/// DRF field validation of `name`, `access_level` and `configuration` (§5.5 errors): every
+/// field error at once.
+fn validate(body: &Map<String, Value>, name_required: bool) -> Result<RoomInput, ApiError> {
+    let mut errors = FieldErrors::new();
+    let name = char_field(body.get("name"), name_required, NAME_MAX_CHARS).unwrap_or_else(|m| {
+        errors.add("name", m);
+        None
+    });
+    let access_level = choice_field(body.get("access_level"), &AccessLevel::CHOICES).unwrap_or_else(|m| {
+        errors.add("access_level", m);
+        None
+    });
+    let configuration = object_field(body.get("configuration")).unwrap_or_else(|m| {
+        errors.add("configuration", m);
+        None
+    });
+    errors.into_result()?;
+    Ok(RoomInput { name, access_level, configuration })
+}
+
+/// The slug of a validated name, or the model's 400 (§3.5 order; B2, B3).
+fn slug_of(name: &str) -> Result<String, ApiError> {
+    room_slug(name).map_err(|e| {
+        let (field, message) = e.field_error(name);
+        FieldErrors::one(field, message)
+    })
+}
+
+/// A store error of a room write: the unique slug becomes the exact 400.
+fn slug_conflict(e: StoreError) -> ApiError {
+    if e.is_conflict("meet_room_slug_key") {
+        FieldErrors::one("slug", SLUG_TAKEN)
+    } else {
+        e.into()
+    }
+}
+
+/// Python's truthiness and `str()` of `callback_id` (only strings, numbers and `true` are used).
+fn callback_key(v: Option<&Value>) -> Option<String> {
+    let id = match v? {
+        Value::String(s) if !s.is_empty() => s.clone(),
+        Value::Number(n) if n.as_f64() != Some(0.0) => n.to_string(),
+        Value::Bool(true) => "True".into(),
+        _ => return None,
+    };
+    Some(format!("{CALLBACK_KEY_PREFIX}{id}"))
+}
+
+/// `POST /rooms/` (§5.5): validates, then creates the room, the caller's owner access and the
+/// callback entry in one transaction (B15).
+#[instrument(skip_all, fields(user.id = %user.id))]
+pub async fn create(
+    state: &AppState,
+    user: &User,
+    body: Map<String, Value>,
+    username: Option<&str>,
+) -> Result<RoomView, ApiError> {
+    let input = validate(&body, true)?;
+    let name = input.name.unwrap_or_default();
+    let slug = slug_of(&name)?;
+    let level = input.access_level.unwrap_or(state.config.resource_default_access_level.as_str());
+    let configuration = input.configuration.unwrap_or_else(|| Value::Object(Map::new()));
+    let mut tx = state.db.begin().await?;
+    let room = rooms::insert(&mut tx, &name, &slug, level, configuration).await.map_err(slug_conflict)?;
+    let access = accesses::insert(&mut tx, room.id, user.id, Role::Owner.as_str()).await?;
+    if let Some(key) = callback_key(body.get("callback_id")) {
+        let ttl = std::time::Duration::from_secs(state.config.room_creation_callback_cache_timeout);
+        let value = serde_json::json!({ "slug": slug }).to_string();
+        state.cache.set(&key, &value, Some(ttl)).await?;
+    }
+    tx.commit().await.map_err(slug_conflict)?;
+    let mine = AccessWithUser {
+        id: access.id,
+        resource_id: room.id,
+        role: access.role,
+        user_id: user.id,
+        email: user.email.clone(),
+        full_name: user.full_name.clone(),
+        short_name: user.short_name.clone(),
+    };
+    represent(state, room, Some(user), Some(vec![mine]), &Participant::new(Some(user), username))
+}
+
+/// The lookup of §5.6 (404 `No Room matches the given query.`). No unregistered fallback here.
+pub async fn find(state: &AppState, reference: &RoomRef) -> Result<Room, ApiError> {
+    let room = match reference {
+        RoomRef::Id(id) => rooms::get(&state.db, *id).await?,
+        RoomRef::Slug(slug) => rooms::get_by_slug(&state.db, slug).await?,
+        RoomRef::Nothing => None,
+    };
+    room.ok_or(ApiError::NoMatch("Room"))
+}
+
+/// The same lookup inside a transaction, then the room locked.
+async fn find_locked(tx: &mut crate::store::Tx, reference: &RoomRef) -> Result<Room, ApiError> {
+    let room = match reference {
+        RoomRef::Id(id) => rooms::find_in(tx, Some(*id), None).await?,
+        RoomRef::Slug(slug) => rooms::find_in(tx, None, Some(slug)).await?,
+        RoomRef::Nothing => None,
+    }
+    .ok_or(ApiError::NoMatch("Room"))?;
+    if !rooms::lock(tx, room.id).await? {
+        return Err(ApiError::NoMatch("Room"));
+    }
+    Ok(room)
+}
+
+/// `GET /rooms/{id}/` (§5.6): the room as the caller sees it. Accesses (and so the caller's
+/// role) are read in one query, and only for authenticated callers.
+#[instrument(skip_all)]
+pub async fn retrieve(
+    state: &AppState,
+    user: Option<&User>,
+    reference: &RoomRef,
+    username: Option<&str>,
+) -> Result<RoomView, ApiError> {
+    let room = find(state, reference).await?;
+    let all = match user {
+        Some(_) => Some(rooms::accesses_of(&state.db, &[room.id]).await?),
+        None => None,
+    };
+    represent(state, room, user, all, &Participant::new(user, username))
+}
+
+/// `PUT|PATCH /rooms/{id}/` (§5.7): lookup, administrator check (before the body), validation,
+/// slug from the new name, save. The body is parsed only after the checks, as DRF does.
+#[instrument(skip_all, fields(user.id = %user.id))]
+pub async fn update(
+    state: &AppState,
+    user: &User,
+    reference: &RoomRef,
+    body: Result<Map<String, Value>, ApiError>,
+    partial: bool,
+    username: Option<&str>,
+) -> Result<RoomView, ApiError> {
+    let mut tx = state.db.begin().await?;
+    let mut room = find_locked(&mut tx, reference).await?;
+    let role = accesses::role_in(&mut tx, user.id, room.id).await?.map(|r| parse_role(&r)).transpose()?;
+    if !permissions::can_update_room(role) {
+        return Err(ApiError::Forbidden);
+    }
+    let input = validate(&body?, !partial)?;
+    if let Some(name) = input.name {
+        room.slug = Some(slug_of(&name)?);
+        room.name = name;
+    }
+    if let Some(level) = input.access_level {
+        room.access_level = level.to_string();
+    }
+    if let Some(configuration) = input.configuration {
+        room.configuration = sqlx::types::Json(configuration);
+    }
+    let room = rooms::update(&mut tx, &room).await.map_err(slug_conflict)?;
+    tx.commit().await.map_err(slug_conflict)?;
+    let all = rooms::accesses_of(&state.db, &[room.id]).await?;
+    represent(state, room, Some(user), Some(all), &Participant::new(Some(user), username))
+}
+
+/// `DELETE /rooms/{id}/` (§5.8): owners only; the cascades of §3.8.
+#[instrument(skip_all, fields(user.id = %user.id))]
+pub async fn destroy(state: &AppState, user: &User, reference: &RoomRef) -> Result<(), ApiError> {
+    let mut tx = state.db.begin().await?;
+    let room = find_locked(&mut tx, reference).await?;
+    let role = accesses::role_in(&mut tx, user.id, room.id).await?.map(|r| parse_role(&r)).transpose()?;
+    if !permissions::can_delete_room(role) {
+        return Err(ApiError::Forbidden);
+    }
+    rooms::delete(&mut tx, room.id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// `POST /rooms/creation-callback/` (§5.9): throttles anonymous callers (§5.12, before the
+/// body), then reads and deletes the entry in one atomic step (B20).
+#[instrument(skip_all)]
+pub async fn creation_callback(
+    state: &AppState,
+    user: Option<&User>,
+    client_ip: &str,
+    body: Result<Map<String, Value>, ApiError>,
+) -> Result<Value, ApiError> {
+    if user.is_none() {
+        let rate = state.config.creation_callback_throttle_rate;
+        let key = format!("throttle_creation_callback_{client_ip}");
+        if let Some(wait) = state.cache.throttle(&key, rate.requests, rate.period).await? {
+            return Err(ApiError::Throttled(wait));
+        }
+    }
+    let body = body?;
+    let id = char_field(body.get("callback_id"), true, usize::MAX)
+        .map_err(|m| FieldErrors::one("callback_id", m))?
+        .unwrap_or_default();
+    let stored = state.cache.get_del(&format!("{CALLBACK_KEY_PREFIX}{id}")).await?;
+    let room = stored.and_then(|s| serde_json::from_str::<Value>(&s).ok()).unwrap_or_else(|| Value::Object(Map::new()));
+    Ok(serde_json::json!({ "status": "success", "room": room }))
+}

@@ -1,0 +1,271 @@
+//! A LiveKit server double: Twirp over HTTP (protobuf or JSON bodies, like the real server),
+//! checking the `Authorization: Bearer` JWT (HS256 with the API secret, `iss` = API key) and the
+//! grants each RPC needs, as LiveKit does. Tests script the rooms that are "running" and the
+//! failures, and read back every call that was made.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use livekit_api::access_token::{Claims, TokenVerifier};
+use livekit_protocol as proto;
+use prost::Message;
+use serde_json::{json, Value};
+
+pub const KEY: &str = "test-key";
+pub const SECRET: &str = "test-secret-of-at-least-32-characters!!";
+
+/// How the double misbehaves, when told to.
+#[derive(Clone, Debug)]
+pub enum Failure {
+    /// A Twirp error answer (`{"code", "msg"}`) with this HTTP status.
+    Twirp(u16, &'static str),
+    /// A proxy's HTML error page.
+    Html502,
+    /// Never answers (until the client gives up).
+    Hang,
+}
+
+/// One RPC received (after authentication succeeded).
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub service: String,
+    pub method: String,
+    /// The request message in protobuf-JSON form.
+    pub request: Value,
+    pub claims_room: String,
+}
+
+#[derive(Default)]
+struct Inner {
+    rooms: Vec<String>,
+    calls: Vec<Call>,
+    failure: Option<Failure>,
+    egress: EgressState,
+}
+
+/// The Egress service's scripted state (see `egress.rs`).
+#[derive(Default)]
+pub struct EgressState {
+    /// Egresses by id, in creation order.
+    pub egresses: Vec<proto::EgressInfo>,
+    /// Failures of one Egress method (`StartRoomCompositeEgress`, `StopEgress`, `ListEgress`).
+    pub failures: std::collections::HashMap<String, Failure>,
+    /// Status StopEgress answers with (default `EGRESS_ENDING`).
+    pub stop_status: Option<i32>,
+    /// StartRoomCompositeEgress answers an empty egress id.
+    pub empty_start_id: bool,
+    pub counter: u64,
+}
+
+#[derive(Clone)]
+pub struct LiveKitDouble {
+    pub addr: SocketAddr,
+    pub url: String,
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl LiveKitDouble {
+    pub async fn start() -> LiveKitDouble {
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let app = Router::new().route("/twirp/{rpc}/{method}", post(handle)).with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        LiveKitDouble { addr, url: format!("http://{addr}"), inner }
+    }
+
+    /// The settings that point the app at this double.
+    pub fn vars(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("LIVEKIT_API_URL", self.url.clone()),
+            ("LIVEKIT_API_KEY", KEY.into()),
+            ("LIVEKIT_API_SECRET", SECRET.into()),
+        ]
+    }
+
+    /// Marks a LiveKit room as running (ListRooms lists it).
+    pub fn add_room(&self, name: &str) {
+        self.inner.lock().unwrap().rooms.push(name.to_string());
+    }
+
+    pub fn fail_with(&self, failure: Option<Failure>) {
+        self.inner.lock().unwrap().failure = failure;
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.inner.lock().unwrap().calls.clone()
+    }
+
+    pub fn calls_of(&self, method: &str) -> Vec<Call> {
+        self.calls().into_iter().filter(|c| c.method == method).collect()
+    }
+
+    /// Waits (bounded) until `n` calls of `method` were received.
+    pub async fn wait_for(&self, method: &str, n: usize) -> Vec<Call> {
+        for _ in 0..100 {
+            let calls = self.calls_of(method);
+            if calls.len() >= n {
+                return calls;
+            }
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+        self.calls_of(method)
+    }
+}
+
+fn inner_egress(inner: &Arc<Mutex<Inner>>) -> EgressHandle {
+    EgressHandle(inner.clone())
+}
+
+/// Access to the Egress part of the double's state.
+#[derive(Clone)]
+pub struct EgressHandle(Arc<Mutex<Inner>>);
+
+impl EgressHandle {
+    pub fn with<R>(&self, f: impl FnOnce(&mut EgressState) -> R) -> R {
+        f(&mut self.0.lock().unwrap().egress)
+    }
+}
+
+impl LiveKitDouble {
+    /// The Egress service's state, to script or inspect.
+    pub fn egress(&self) -> EgressHandle {
+        EgressHandle(self.inner.clone())
+    }
+}
+
+pub(crate) fn twirp_error(status: StatusCode, code: &str, msg: &str) -> Response {
+    (status, [("content-type", "application/json")], json!({"code": code, "msg": msg}).to_string()).into_response()
+}
+
+#[allow(clippy::result_large_err)]
+fn authorize(headers: &HeaderMap) -> Result<Claims, Response> {
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| twirp_error(StatusCode::UNAUTHORIZED, "unauthenticated", "missing authorization"))?;
+    TokenVerifier::with_api_key(KEY, SECRET)
+        .verify(token)
+        .map_err(|e| twirp_error(StatusCode::UNAUTHORIZED, "unauthenticated", &e.to_string()))
+}
+
+#[allow(clippy::result_large_err)]
+pub(crate) fn decode<M: Message + Default + serde::de::DeserializeOwned>(
+    json_body: bool,
+    body: &[u8],
+) -> Result<M, Response> {
+    if json_body {
+        serde_json::from_slice(body).map_err(|e| twirp_error(StatusCode::BAD_REQUEST, "malformed", &e.to_string()))
+    } else {
+        M::decode(body).map_err(|e| twirp_error(StatusCode::BAD_REQUEST, "malformed", &e.to_string()))
+    }
+}
+
+pub(crate) fn encode<M: Message + serde::Serialize>(json_body: bool, m: &M) -> Response {
+    if json_body {
+        (StatusCode::OK, [("content-type", "application/json")], serde_json::to_vec(m).unwrap()).into_response()
+    } else {
+        (StatusCode::OK, [("content-type", "application/protobuf")], m.encode_to_vec()).into_response()
+    }
+}
+
+async fn handle(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((rpc, method)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let claims = match authorize(&headers) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let failure = inner.lock().unwrap().failure.clone();
+    match failure {
+        Some(Failure::Twirp(status, code)) => {
+            return twirp_error(StatusCode::from_u16(status).unwrap(), code, "scripted failure");
+        }
+        Some(Failure::Html502) => {
+            return (StatusCode::BAD_GATEWAY, [("content-type", "text/html")], "<html>502 Bad Gateway</html>")
+                .into_response()
+        }
+        Some(Failure::Hang) => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+        None => {}
+    }
+    let json_body = headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("json"));
+    let grants = &claims.video;
+    let record = |request: Value| {
+        inner.lock().unwrap().calls.push(Call {
+            service: rpc.clone(),
+            method: method.clone(),
+            request,
+            claims_room: grants.room.clone(),
+        });
+    };
+    match (rpc.as_str(), method.as_str()) {
+        ("livekit.RoomService", "ListRooms") => {
+            if !grants.room_list {
+                return twirp_error(StatusCode::FORBIDDEN, "permission_denied", "roomList grant needed");
+            }
+            let req: proto::ListRoomsRequest = match decode(json_body, &body) {
+                Ok(r) => r,
+                Err(e) => return e,
+            };
+            record(serde_json::to_value(&req).unwrap());
+            let running = inner.lock().unwrap().rooms.clone();
+            let rooms = running
+                .into_iter()
+                .filter(|r| req.names.is_empty() || req.names.contains(r))
+                .map(|name| proto::Room { name, ..Default::default() })
+                .collect();
+            encode(json_body, &proto::ListRoomsResponse { rooms })
+        }
+        ("livekit.RoomService", "SendData") => {
+            let req: proto::SendDataRequest = match decode(json_body, &body) {
+                Ok(r) => r,
+                Err(e) => return e,
+            };
+            if !grants.room_admin || grants.room != req.room {
+                return twirp_error(StatusCode::FORBIDDEN, "permission_denied", "roomAdmin grant on the room needed");
+            }
+            record(serde_json::to_value(&req).unwrap());
+            encode(json_body, &proto::SendDataResponse {})
+        }
+        ("livekit.Egress", _) => {
+            if !grants.room_record {
+                return twirp_error(StatusCode::FORBIDDEN, "permission_denied", "roomRecord grant needed");
+            }
+            let scripted = inner.lock().unwrap().egress.failures.get(method.as_str()).cloned();
+            if let Some(f) = scripted {
+                if let Some(r) = super::egress::fail(f).await {
+                    return r;
+                }
+            }
+            super::egress::handle(&inner_egress(&inner), &method, json_body, &body, &record)
+        }
+        _ => twirp_error(StatusCode::NOT_FOUND, "bad_route", "no such method in this double"),
+    }
+}
+
+/// Signs a webhook body as LiveKit does: `Authorization: <jwt>` (no `Bearer`), HS256 with the
+/// secret, `iss` = key, `sha256` = base64 of the body's SHA-256.
+pub fn sign_webhook(body: &str, key: &str, secret: &str, valid_for: Duration) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(body.as_bytes());
+    let hash = base64::engine::general_purpose::STANDARD.encode(digest);
+    let mut token = livekit_api::access_token::AccessToken::with_api_key(key, secret).with_ttl(valid_for);
+    token = token.with_sha256(&hash);
+    token.to_jwt().unwrap()
+}
