@@ -45,4 +45,5 @@ BASE_URL="http://127.0.0.1:$PORT" LABEL="$LABEL" OUT_DIR="results/$LABEL" "$KIT/
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
 [ "$BACKEND" = pg ] && psql "$PG_ADMIN" -qc "DROP DATABASE $DB WITH (FORCE)" >/dev/null
 cp "$WORK/startup.txt" "results/$LABEL/startup.txt"
+grep -E "ERROR|WARN" "$WORK/server.log" | tail -20 > "results/$LABEL/server-warnings.log" || true
 cat "results/$LABEL/summary.md" "results/$LABEL/startup.txt"

@@ -29,14 +29,24 @@ enum Command {
     SeedBench,
 }
 
-fn init_tracing(format: LogFormat) {
+/// Logs go to stderr through a background writer thread, so that a request never waits on the
+/// write; the returned guard flushes what is left when `main` returns.
+fn init_tracing(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Not lossy: under a burst larger than the buffer, requests wait rather than lose log lines.
+    let (writer, guard) =
+        tracing_appender::non_blocking::NonBlockingBuilder::default().lossy(false).finish(std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(writer);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
         LogFormat::Text => builder.init(),
     }
+    guard
 }
 
 fn main() -> ExitCode {
@@ -60,7 +70,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_tracing(config.log_format);
+    let _log_guard = init_tracing(config.log_format);
     if let Err(e) = config.ensure_secret_key() {
         tracing::error!(error = %e, "cannot create the secret key in MEET_DATA_DIR");
         return ExitCode::FAILURE;

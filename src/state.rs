@@ -1,4 +1,5 @@
-//! Shared application state, cloned into every handler.
+//! Shared application state. Handlers and layers clone it on every request, so it is one `Arc`:
+//! a clone is a reference-count increment, whatever the state holds.
 
 use std::sync::Arc;
 
@@ -7,8 +8,19 @@ use crate::config::Config;
 use crate::sessions::Sessions;
 use crate::store::Db;
 
+/// The application state: a cheap handle on [`State`].
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<State>);
+
+impl std::ops::Deref for AppState {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.0
+    }
+}
+
+/// Everything the services need, built once at start.
+pub struct State {
     pub config: Arc<Config>,
     pub db: Db,
     pub cache: Cache,
@@ -33,7 +45,7 @@ impl AppState {
         let cors_regexes =
             config.cors_allowed_origin_regexes.iter().filter_map(|r| regex::Regex::new(r).ok()).collect();
         let frontend_config = crate::http::meta::frontend_config(&config);
-        AppState {
+        AppState(Arc::new(State {
             oidc: crate::oidc::Oidc::new(&config.oidc),
             marketing: crate::marketing::Marketing::new(&config.marketing),
             frontend_config,
@@ -45,6 +57,6 @@ impl AppState {
             db,
             cache,
             cors_regexes: Arc::new(cors_regexes),
-        }
+        }))
     }
 }

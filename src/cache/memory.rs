@@ -180,6 +180,19 @@ impl Memory {
         members.into_iter().map(|(m, _)| m.clone()).collect()
     }
 
+    pub fn index_oldest(&self, key: &str, limit: usize) -> Vec<String> {
+        let now = Instant::now();
+        let g = self.lock();
+        let Some(idx) = g.indexes.get(key).filter(|i| i.expires.is_none_or(|e| e > now)) else { return Vec::new() };
+        let mut members: Vec<(i64, &String)> = idx.members.iter().map(|(m, s)| (*s, m)).collect();
+        if members.len() > limit {
+            members.select_nth_unstable(limit);
+            members.truncate(limit);
+        }
+        members.sort();
+        members.into_iter().map(|(_, m)| m.clone()).collect()
+    }
+
     pub fn index_remove(&self, key: &str, members: &[String]) {
         let mut g = self.lock();
         if let Some(idx) = g.indexes.get_mut(key) {

@@ -288,6 +288,20 @@ impl Cache {
         }
     }
 
+    /// The `limit` members of the index `key` with the lowest scores, lowest first.
+    pub async fn index_oldest(&self, key: &str, limit: usize) -> CacheResult<Vec<String>> {
+        let k = self.key(key);
+        match &self.backend {
+            Backend::Memory(m) => Ok(m.index_oldest(&k, limit)),
+            Backend::Redis(c) => Ok(redis::cmd("ZRANGE")
+                .arg(&k)
+                .arg(0)
+                .arg(limit.max(1) as i64 - 1)
+                .query_async(&mut (**c).clone())
+                .await?),
+        }
+    }
+
     /// Removes `members` from the index `key`.
     pub async fn index_remove(&self, key: &str, members: &[String]) -> CacheResult<()> {
         if members.is_empty() {

@@ -14,6 +14,17 @@ use crate::state::AppState;
 
 static REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
 
+/// A request id unique across instances and restarts without a system call per request: a random
+/// prefix drawn once per process, then a counter.
+fn next_request_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| crate::domain::random_token(12));
+    format!("{prefix}-{:x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
 /// Logs `method path route status latency` once per request, inside a span carrying the request
 /// id (taken from `X-Request-Id` when it is sane, generated otherwise, and echoed back).
 pub async fn request_log(req: Request, next: Next) -> Response {
@@ -24,7 +35,7 @@ pub async fn request_log(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+        .unwrap_or_else(next_request_id);
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());

@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -18,10 +19,12 @@ use uuid::Uuid;
 use super::StoreError;
 use crate::config::DatabaseUrl;
 
-/// A pool on one of the two supported databases.
+/// A pool on one of the two supported databases. SQLite allows one writer at a time: its write
+/// transactions queue on an in-process lock (the single binary is the only writer) instead of
+/// spinning in SQLite's busy handler, which sleeps in coarse steps under contention.
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePool, Arc<tokio::sync::Mutex<()>>),
     Postgres(PgPool),
 }
 
@@ -51,7 +54,7 @@ impl Db {
                     .connect_with(opts)
                     .await
                     .map_err(map_err)?;
-                Ok(Db::Sqlite(pool))
+                Ok(Db::Sqlite(pool, Arc::new(tokio::sync::Mutex::new(()))))
             }
             DatabaseUrl::Postgres(u) => {
                 let opts = PgConnectOptions::from_str(u).map_err(|e| StoreError::Other(e.to_string()))?;
@@ -77,7 +80,7 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         match self {
-            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Sqlite(..) => Backend::Sqlite,
             Db::Postgres(_) => Backend::Postgres,
         }
     }
@@ -87,7 +90,10 @@ impl Db {
     /// on PostgreSQL, rows that decide an invariant are locked with `Q::for_update`.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         match self {
-            Db::Sqlite(p) => Ok(Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?)),
+            Db::Sqlite(p, writer) => {
+                let turn = writer.clone().lock_owned().await;
+                Ok(Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?, turn))
+            }
             Db::Postgres(p) => Ok(Tx::Postgres(p.begin().await.map_err(map_err)?)),
         }
     }
@@ -99,7 +105,7 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(p) => p.close().await,
+            Db::Sqlite(p, _) => p.close().await,
             Db::Postgres(p) => p.close().await,
         }
     }
@@ -107,21 +113,22 @@ impl Db {
 
 /// An open transaction on either backend. Dropped without `commit`, it rolls back.
 pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// The transaction and this process's SQLite writer turn, released when it ends.
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>, tokio::sync::OwnedMutexGuard<()>),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
 impl Tx {
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
-            Tx::Sqlite(t) => t.commit().await.map_err(map_err),
+            Tx::Sqlite(t, _turn) => t.commit().await.map_err(map_err),
             Tx::Postgres(t) => t.commit().await.map_err(map_err),
         }
     }
 
     pub fn backend(&self) -> Backend {
         match self {
-            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Sqlite(..) => Backend::Sqlite,
             Tx::Postgres(_) => Backend::Postgres,
         }
     }
@@ -185,7 +192,7 @@ pub trait Exec {
 impl Exec for &Db {
     fn as_conn(&mut self) -> Conn<'_> {
         match *self {
-            Db::Sqlite(p) => Conn::SqlitePool(p),
+            Db::Sqlite(p, _) => Conn::SqlitePool(p),
             Db::Postgres(p) => Conn::PgPool(p),
         }
     }
@@ -194,7 +201,7 @@ impl Exec for &Db {
 impl Exec for &mut Tx {
     fn as_conn(&mut self) -> Conn<'_> {
         match &mut **self {
-            Tx::Sqlite(t) => Conn::SqliteTx(&mut *t),
+            Tx::Sqlite(t, _) => Conn::SqliteTx(&mut *t),
             Tx::Postgres(t) => Conn::PgTx(&mut *t),
         }
     }

@@ -109,3 +109,20 @@ async fn namespaces_keep_two_apps_apart() {
     a.state.cache.set("same", "a", None).await.unwrap();
     assert_eq!(b.state.cache.get("same").await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn p1_scored_index_lists_by_score_and_prunes() {
+    let app = TestApp::spawn().await;
+    let c = &app.state.cache;
+    for (m, score) in [("c", 30), ("a", 10), ("b", 20)] {
+        c.index_add("idx", m, score, Some(Duration::from_secs(60))).await.unwrap();
+    }
+    // Re-adding keeps the first score (arrival order).
+    c.index_add("idx", "a", 99, Some(Duration::from_secs(60))).await.unwrap();
+    assert_eq!(c.index_members("idx").await.unwrap(), ["a", "b", "c"]);
+    assert_eq!(c.index_oldest("idx", 2).await.unwrap(), ["a", "b"]);
+    c.index_remove("idx", &["b".to_string()]).await.unwrap();
+    assert_eq!(c.index_members("idx").await.unwrap(), ["a", "c"]);
+    c.set("k1", "v1", None).await.unwrap();
+    assert_eq!(c.get_many(&["k1".to_string(), "nope".to_string()]).await.unwrap(), [Some("v1".to_string()), None]);
+}
