@@ -320,10 +320,7 @@ pub async fn creation_callback(
 ) -> Result<Value, ApiError> {
     if user.is_none() {
         let rate = state.config.creation_callback_throttle_rate;
-        let key = format!("throttle_creation_callback_{client_ip}");
-        if let Some(wait) = state.cache.throttle(&key, rate.requests, rate.period).await? {
-            return Err(ApiError::Throttled(wait));
-        }
+        crate::service::throttle::check(state, "creation_callback", client_ip, rate).await?;
     }
     let body = body?;
     let id = char_field(body.get("callback_id"), true, usize::MAX)
