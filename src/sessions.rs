@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::cache::Cache;
 use crate::error::ApiError;
+use crate::store::users::User;
 use crate::store::{self, Db};
 
 /// `SESSION_COOKIE_AGE`: 12 hours, set each time the session is saved.
@@ -50,6 +51,25 @@ impl Sessions {
         Ok(raw.and_then(|r| serde_json::from_str::<SessionData>(&r).ok()))
     }
 
+    /// The session's data and its logged-in user (active or not), if any: one query on the
+    /// database, a Redis read then a user query with Redis.
+    pub async fn load_with_user(&self, key: &str) -> Result<Option<(SessionData, User)>, ApiError> {
+        if !valid_key(key) {
+            return Ok(None);
+        }
+        if !self.cache.is_redis() {
+            let Some((raw, user)) = store::sessions::load_with_user(&self.db, key).await? else { return Ok(None) };
+            // The column mirrors the data; the data stays the authority.
+            return Ok(serde_json::from_str::<SessionData>(&raw)
+                .ok()
+                .filter(|d| user_id(d) == Some(user.id))
+                .map(|d| (d, user)));
+        }
+        let Some(data) = self.load(key).await? else { return Ok(None) };
+        let Some(id) = user_id(&data) else { return Ok(None) };
+        Ok(store::users::get(&self.db, id).await?.map(|u| (data, u)))
+    }
+
     /// Writes the session and restarts its 12-hour lifetime.
     pub async fn save(&self, key: &str, data: &SessionData) -> Result<(), ApiError> {
         let raw = Value::Object(data.clone()).to_string();
@@ -57,7 +77,7 @@ impl Sessions {
             self.cache.set(&cache_key(key), &raw, Some(SESSION_AGE)).await?;
         } else {
             let expire = store::now() + chrono::Duration::from_std(SESSION_AGE).unwrap_or_default();
-            store::sessions::save(&self.db, key, &raw, expire).await?;
+            store::sessions::save(&self.db, key, &raw, user_id(data), expire).await?;
         }
         Ok(())
     }

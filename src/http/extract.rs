@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::domain::csrf;
 use crate::error::ApiError;
-use crate::sessions::{self, SessionData};
+use crate::sessions::SessionData;
 use crate::state::AppState;
 use crate::store::users::User;
 
@@ -139,10 +139,8 @@ impl FromRequestParts<AppState> for Caller {
 
 async fn session_caller(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
     let Some(key) = cookie(&parts.headers, SESSION_COOKIE) else { return Ok(Caller::Anonymous) };
-    let Some(data) = state.sessions.load(key).await? else { return Ok(Caller::Anonymous) };
-    let Some(user_id) = sessions::user_id(&data) else { return Ok(Caller::Anonymous) };
-    match crate::store::users::get(&state.db, user_id).await? {
-        Some(user) if user.is_active => {
+    match state.sessions.load_with_user(key).await? {
+        Some((data, user)) if user.is_active => {
             Ok(Caller::Session { user: Box::new(user), key: key.to_string(), data: Box::new(data) })
         }
         _ => Ok(Caller::Anonymous),

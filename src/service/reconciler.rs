@@ -116,7 +116,14 @@ pub async fn reconcile_room(state: &AppState, room_id: Uuid) -> Result<(), ApiEr
 /// One reconciler pass; returns how many recordings were examined (0 when another instance
 /// holds the lock).
 pub async fn run_once(state: &AppState) -> Result<usize, ApiError> {
-    let Some(_lock) = store::try_reconciler_lock(&state.db).await? else { return Ok(0) };
+    let Some(lock) = store::try_reconciler_lock(&state.db).await? else { return Ok(0) };
+    let result = pass(state).await;
+    lock.release().await?;
+    result
+}
+
+/// One reconciliation of every stale recording (the caller holds the single-runner lock).
+async fn pass(state: &AppState) -> Result<usize, ApiError> {
     let cfg = &state.config.recording;
     let mut seen = 0;
     for rec in store::stale(&state.db, &[Status::Initiated], ago(cfg.start_grace), 200).await? {

@@ -7,8 +7,17 @@ use super::exec::{execute_script, Backend, Db, Q};
 use super::StoreError;
 
 /// `(version, name, sql)`, applied in order. Never edit a released step: add a new one.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial schema", INITIAL), (3, "recording outbox and observability columns", super::recordings::MIGRATION)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial schema", INITIAL),
+    (3, "recording outbox and observability columns", super::recordings::MIGRATION),
+    (4, "session user column", SESSION_USER),
+];
+
+/// The logged-in user of a database session, so that a request reads session and user in one query.
+const SESSION_USER: &str = r#"
+ALTER TABLE meet_session ADD COLUMN user_id {uuid} NULL;
+CREATE INDEX meet_session_user_idx ON meet_session (user_id);
+"#;
 
 const INITIAL: &str = r#"
 CREATE TABLE meet_user (

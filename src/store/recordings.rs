@@ -462,6 +462,17 @@ pub struct ReconcilerLock {
     _tx: Option<Tx>,
 }
 
+impl ReconcilerLock {
+    /// Ends the lock's transaction now. Dropping it would leave the rollback queued on an idle
+    /// pooled connection, and the lock held, until that connection is used again.
+    pub async fn release(self) -> Result<(), StoreError> {
+        match self._tx {
+            Some(tx) => tx.commit().await,
+            None => Ok(()),
+        }
+    }
+}
+
 /// Takes the reconciler's single-runner lock without waiting; `None` when another instance
 /// holds it. The one backend-specific statement of the recordings store.
 pub async fn try_reconciler_lock(db: &Db) -> Result<Option<ReconcilerLock>, StoreError> {

@@ -2,7 +2,9 @@
 //! a restart logs nobody out.
 
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
+use super::users::{User, USER_COLUMNS};
 use super::{now, Db, StoreError, Q};
 
 #[derive(sqlx::FromRow)]
@@ -21,13 +23,45 @@ pub async fn load(db: &Db, key: &str) -> Result<Option<String>, StoreError> {
     Ok(row.map(|r| r.session_data))
 }
 
-pub async fn save(db: &Db, key: &str, data: &str, expire: DateTime<Utc>) -> Result<(), StoreError> {
+#[derive(sqlx::FromRow)]
+struct SessionUserRow {
+    session_data: String,
+    #[sqlx(flatten)]
+    user: User,
+}
+
+/// The session's data and its logged-in user, in one query; `None` when the session does not
+/// exist, has expired, or has no user.
+pub async fn load_with_user(db: &Db, key: &str) -> Result<Option<(String, User)>, StoreError> {
+    let user_columns: Vec<String> = USER_COLUMNS.split(',').map(|c| format!("u.{}", c.trim())).collect();
+    let row: Option<SessionUserRow> = Q::new(format!(
+        "SELECT s.session_data, {} FROM meet_session s JOIN meet_user u ON u.id = s.user_id \
+         WHERE s.session_key = $1 AND s.expire_date > $2",
+        user_columns.join(", ")
+    ))
+    .bind(key)
+    .bind(now())
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| (r.session_data, r.user)))
+}
+
+/// Writes a session; `user_id` is the logged-in user named by its data, if any.
+pub async fn save(
+    db: &Db,
+    key: &str,
+    data: &str,
+    user_id: Option<Uuid>,
+    expire: DateTime<Utc>,
+) -> Result<(), StoreError> {
     Q::new(
-        "INSERT INTO meet_session (session_key, session_data, expire_date) VALUES ($1, $2, $3) \
-         ON CONFLICT (session_key) DO UPDATE SET session_data = excluded.session_data, expire_date = excluded.expire_date",
+        "INSERT INTO meet_session (session_key, session_data, user_id, expire_date) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (session_key) DO UPDATE SET session_data = excluded.session_data, \
+         user_id = excluded.user_id, expire_date = excluded.expire_date",
     )
     .bind(key)
     .bind(data)
+    .bind(user_id)
     .bind(expire)
     .execute(db)
     .await?;

@@ -248,7 +248,7 @@ async fn fault_the_reconciler_runs_on_one_instance_at_a_time() {
     if rig.app.state.db.backend() == meet::store::Backend::Postgres {
         assert_eq!(seen, 0, "another holder of the advisory lock: this pass does nothing");
         assert_eq!(status(&rig.app, rec.id).await, "initiated");
-        drop(lock);
+        lock.expect("held").release().await.unwrap();
         assert_eq!(reconciler::run_once(&rig.app.state).await.unwrap(), 1);
     }
     assert_eq!(status(&rig.app, rec.id).await, "failed_to_start");

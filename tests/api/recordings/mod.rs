@@ -199,8 +199,9 @@ pub async fn egress_webhook(app: &TestApp, event: &str, info: proto::EgressInfo)
 
 /// Waits (bounded) until the recording has `want` status.
 pub async fn wait_status(app: &TestApp, id: Uuid, want: &str) -> String {
+    // Delivery is asynchronous (outbox loop, SMTP): allow for a loaded CI machine.
     let mut now = status(app, id).await;
-    for _ in 0..150 {
+    for _ in 0..500 {
         if now == want {
             break;
         }
