@@ -217,13 +217,7 @@ pub(super) fn describe_marketing(k: &MarketingConfig, m: &mut BTreeMap<&'static 
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{Config, ConfigError};
-    use std::collections::HashMap;
-
-    fn cfg(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config::from_lookup(move |k| map.get(k).cloned())
-    }
+    use crate::config::from_pairs as cfg;
 
     #[test]
     fn b7_both_spellings_of_the_email_fallback_are_read() {

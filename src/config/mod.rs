@@ -549,15 +549,19 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// Settings from `(NAME, value)` pairs: the test modules' way to build a `Config`.
+#[cfg(test)]
+pub(crate) fn from_pairs(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let map: std::collections::HashMap<String, String> =
+        vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Config::from_lookup(move |k| map.get(k).cloned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    fn cfg(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config::from_lookup(move |k| map.get(k).cloned())
-    }
+    use super::from_pairs as cfg;
 
     #[test]
     fn defaults_give_a_development_server() {

@@ -218,11 +218,9 @@ pub(super) fn describe(c: &RecordingConfig, m: &mut BTreeMap<&'static str, Strin
 #[cfg(test)]
 mod tests {
     use crate::config::Config;
-    use std::collections::HashMap;
 
     fn cfg(vars: &[(&str, &str)]) -> Config {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config::from_lookup(move |k| map.get(k).cloned()).expect("valid")
+        crate::config::from_pairs(vars).expect("valid")
     }
 
     #[test]

@@ -151,15 +151,16 @@ pub fn abilities(role: Option<Role>, status: Status) -> Abilities {
     }
 }
 
-/// LiveKit's `EgressStatus` values (§5.3).
+/// LiveKit's `EgressStatus` values (§5.3), as the protocol crate defines them.
 pub mod egress_status {
-    pub const STARTING: i32 = 0;
-    pub const ACTIVE: i32 = 1;
-    pub const ENDING: i32 = 2;
-    pub const COMPLETE: i32 = 3;
-    pub const FAILED: i32 = 4;
-    pub const ABORTED: i32 = 5;
-    pub const LIMIT_REACHED: i32 = 6;
+    use livekit_protocol::EgressStatus as S;
+    pub const STARTING: i32 = S::EgressStarting as i32;
+    pub const ACTIVE: i32 = S::EgressActive as i32;
+    pub const ENDING: i32 = S::EgressEnding as i32;
+    pub const COMPLETE: i32 = S::EgressComplete as i32;
+    pub const FAILED: i32 = S::EgressFailed as i32;
+    pub const ABORTED: i32 = S::EgressAborted as i32;
+    pub const LIMIT_REACHED: i32 = S::EgressLimitReached as i32;
 }
 
 /// The recording status after a StopEgress reply (B3): an accepted or already finished stop

@@ -10,13 +10,14 @@ use serde_json::Value;
 
 use super::livekit::{decode, encode, twirp_error, EgressHandle, Failure};
 
-pub const STARTING: i32 = 0;
-pub const ACTIVE: i32 = 1;
-pub const ENDING: i32 = 2;
-pub const COMPLETE: i32 = 3;
-pub const FAILED: i32 = 4;
-pub const ABORTED: i32 = 5;
-pub const LIMIT_REACHED: i32 = 6;
+/// The protocol's egress statuses (the double speaks LiveKit's values, not the app's).
+pub const STARTING: i32 = proto::EgressStatus::EgressStarting as i32;
+pub const ACTIVE: i32 = proto::EgressStatus::EgressActive as i32;
+pub const ENDING: i32 = proto::EgressStatus::EgressEnding as i32;
+pub const COMPLETE: i32 = proto::EgressStatus::EgressComplete as i32;
+pub const FAILED: i32 = proto::EgressStatus::EgressFailed as i32;
+pub const ABORTED: i32 = proto::EgressStatus::EgressAborted as i32;
+pub const LIMIT_REACHED: i32 = proto::EgressStatus::EgressLimitReached as i32;
 
 /// The scripted failure's answer (`None`: go on after a hang).
 pub async fn fail(f: Failure) -> Option<Response> {
