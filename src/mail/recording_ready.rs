@@ -316,6 +316,13 @@ mod tests {
     }
 
     #[test]
+    fn days_before_the_tenth_are_not_padded() {
+        let at = Utc.with_ymd_and_hms(2026, 12, 3, 8, 5, 0).unwrap();
+        assert_eq!(date_time(at, "UTC", Lang::En), ("Thursday 3 December 2026".into(), "08:05".into()));
+        assert_eq!(date_time(at, "Europe/Paris", Lang::De).1, "09:05");
+    }
+
+    #[test]
     fn rn_9_b10_text_is_not_escaped_html_is() {
         let r = render(&vars("en-us", "UTC"));
         assert!(r.text.contains("Tom & \"Jerry\" <x>"), "{}", r.text);
