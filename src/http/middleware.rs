@@ -25,6 +25,20 @@ fn next_request_id() -> String {
     format!("{prefix}-{:x}", COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
+/// Runs the rest of the request in a task of its own that the connection only waits for: a client
+/// that hangs up (closed tab, proxy time-out, load generator stopping) drops this future, never the
+/// handler, so a multi-step change (transaction, cache update, LiveKit call, outbox row) always runs
+/// to its end instead of stopping at whichever await point the client vanished.
+pub async fn run_to_completion(req: Request, next: Next) -> Response {
+    match tokio::spawn(next.run(req)).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            tracing::error!(error = %e, "request task failed");
+            ApiError::internal(anyhow::anyhow!("request task failed: {e}")).into_response()
+        }
+    }
+}
+
 /// Logs `method path route status latency` once per request, inside a span carrying the request
 /// id (taken from `X-Request-Id` when it is sane, generated otherwise, and echoed back).
 pub async fn request_log(req: Request, next: Next) -> Response {

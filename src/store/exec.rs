@@ -49,6 +49,7 @@ impl Db {
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(10));
                 let pool = SqlitePoolOptions::new()
+                    .before_acquire(|conn, _| Box::pin(outside_transaction(conn)))
                     .max_connections(pool_size)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(opts)
@@ -59,6 +60,7 @@ impl Db {
             DatabaseUrl::Postgres(u) => {
                 let opts = PgConnectOptions::from_str(u).map_err(|e| StoreError::Other(e.to_string()))?;
                 let pool_opts = PgPoolOptions::new()
+                    .before_acquire(|conn, _| Box::pin(outside_transaction(conn)))
                     .max_connections(pool_size)
                     .min_connections(0)
                     .acquire_timeout(Duration::from_secs(5));
@@ -88,14 +90,22 @@ impl Db {
     /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
     /// so concurrent writers queue on the busy timeout instead of failing with "database is locked";
     /// on PostgreSQL, rows that decide an invariant are locked with `Q::for_update`.
+    ///
+    /// Cancellation-safe: the `BEGIN` runs in a task of its own, so a caller dropped while it waits
+    /// can never leave a pooled connection inside a transaction that no [`Tx`] owns (the task's
+    /// unclaimed `Tx` is dropped, which rolls back and gives the writer turn back).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        match self {
-            Db::Sqlite(p, writer) => {
-                let turn = writer.clone().lock_owned().await;
-                Ok(Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?, turn))
+        let db = self.clone();
+        run_detached(async move {
+            match db {
+                Db::Sqlite(p, writer) => {
+                    let turn = writer.lock_owned().await;
+                    Ok(Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?, turn))
+                }
+                Db::Postgres(p) => Ok(Tx::Postgres(p.begin().await.map_err(map_err)?)),
             }
-            Db::Postgres(p) => Ok(Tx::Postgres(p.begin().await.map_err(map_err)?)),
-        }
+        })
+        .await
     }
 
     /// Cheap liveness check for `/__heartbeat__`.
@@ -111,6 +121,29 @@ impl Db {
     }
 }
 
+/// Runs `work` in a task of its own and waits for it: dropping the waiter does not interrupt it.
+async fn run_detached<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::spawn(work).await.map_err(|e| StoreError::Other(format!("database task failed: {e}")))?
+}
+
+/// Pool hook run before an idle connection is handed out: a connection still inside a
+/// transaction (which [`Db::begin`] and [`Tx::commit`] prevent, and a dropped [`Tx`] undoes with a
+/// queued rollback) is flushed once, and discarded if the transaction is still open, so that one
+/// stray transaction can never block every later writer.
+async fn outside_transaction<C: sqlx::Connection>(conn: &mut C) -> Result<bool, sqlx::Error> {
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::error!("a pooled database connection was left inside a transaction; discarding it");
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 /// An open transaction on either backend. Dropped without `commit`, it rolls back.
 pub enum Tx {
     /// The transaction and this process's SQLite writer turn, released when it ends.
@@ -119,11 +152,16 @@ pub enum Tx {
 }
 
 impl Tx {
+    /// Commits. Cancellation-safe like [`Db::begin`]: once called, the commit runs to its end (and
+    /// the SQLite writer turn is released after it) even if the caller is dropped.
     pub async fn commit(self) -> Result<(), StoreError> {
-        match self {
-            Tx::Sqlite(t, _turn) => t.commit().await.map_err(map_err),
-            Tx::Postgres(t) => t.commit().await.map_err(map_err),
-        }
+        run_detached(async move {
+            match self {
+                Tx::Sqlite(t, _turn) => t.commit().await.map_err(map_err),
+                Tx::Postgres(t) => t.commit().await.map_err(map_err),
+            }
+        })
+        .await
     }
 
     pub fn backend(&self) -> Backend {

@@ -9,6 +9,7 @@ mod auth;
 mod authz_matrix;
 mod bearer;
 mod cache_contract;
+mod cancellation;
 mod cli;
 mod concurrency;
 mod creation_callback;
