@@ -4,6 +4,7 @@ pub mod colour;
 pub mod csrf;
 pub mod fields;
 pub mod lobby;
+pub mod participant;
 pub mod permissions;
 pub mod recording;
 pub mod slug;

@@ -11,6 +11,7 @@ pub mod meta;
 pub mod middleware;
 pub mod openapi;
 pub mod pagination;
+pub mod participants;
 pub mod recordings;
 pub mod resource_accesses;
 pub mod rooms;
@@ -96,6 +97,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
     routes.extend(webhooks::routes());
     routes.extend(recordings::routes());
     routes.extend(lobby::routes());
+    routes.extend(participants::routes());
     routes
 }
 

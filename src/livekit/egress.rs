@@ -8,9 +8,7 @@
 //! `RECORDING_VERIFY_SSL` must apply to every egress call (RW-11). Every call is bounded by
 //! `MEET_RECORDING_EGRESS_TIMEOUT` and every failure is returned, never panicked.
 
-use std::time::Duration;
-
-use livekit_api::access_token::{AccessToken, VideoGrants};
+use livekit_api::access_token::VideoGrants;
 use livekit_protocol as proto;
 use prost::Message;
 
@@ -19,17 +17,7 @@ use crate::config::Config;
 use crate::domain::recording::Mode;
 
 /// Why an egress call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum EgressError {
-    #[error("LIVEKIT_API_URL is not set")]
-    NotConfigured,
-    /// LiveKit answered with a Twirp error (`{"code", "msg"}`).
-    #[error("LiveKit client connection error, {code}: {msg}")]
-    Twirp { code: String, msg: String },
-    /// Nothing usable came back: connection refused, TLS, timeout, a proxy's error page.
-    #[error("LiveKit unreachable: {0}")]
-    Transport(String),
-}
+pub type EgressError = super::twirp::CallError;
 
 impl EgressError {
     /// True for the Twirp codes of an egress that no longer runs (B3).
@@ -41,78 +29,24 @@ impl EgressError {
 /// The Egress service client.
 #[derive(Clone)]
 pub struct Egress {
-    http: Option<reqwest::Client>,
-    base: Option<String>,
-    api_key: String,
-    api_secret: String,
-    timeout: Duration,
-}
-
-/// `ws(s)://` becomes `http(s)://`, trailing slashes go (§12.1).
-fn normalize(url: &str) -> String {
-    let url = if let Some(rest) = url.strip_prefix("wss://") {
-        format!("https://{rest}")
-    } else if let Some(rest) = url.strip_prefix("ws://") {
-        format!("http://{rest}")
-    } else {
-        url.to_string()
-    };
-    url.trim_end_matches('/').to_string()
+    client: super::twirp::Client,
 }
 
 impl Egress {
     pub fn new(config: &Config) -> Egress {
-        let timeout = config.recording.egress_timeout;
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .tls_danger_accept_invalid_certs(!config.recording.verify_ssl)
-            .build()
-            .map_err(|e| tracing::error!(error = %e, "cannot build the LiveKit egress HTTP client"))
-            .ok();
-        Egress {
-            http,
-            base: config.livekit_api_url.as_deref().map(normalize),
-            api_key: config.livekit_api_key.clone(),
-            api_secret: config.livekit_api_secret.clone(),
-            timeout,
-        }
+        let client = super::twirp::Client::new(
+            config.livekit_api_url.as_deref(),
+            &config.livekit_api_key,
+            &config.livekit_api_secret,
+            config.recording.egress_timeout,
+            config.recording.verify_ssl,
+        );
+        Egress { client }
     }
 
     async fn call<Req: Message, Resp: Message + Default>(&self, method: &str, req: Req) -> Result<Resp, EgressError> {
-        let (Some(http), Some(base)) = (&self.http, &self.base) else { return Err(EgressError::NotConfigured) };
-        let token = AccessToken::with_api_key(&self.api_key, &self.api_secret)
-            .with_grants(VideoGrants { room_record: true, ..Default::default() })
-            .to_jwt()
-            .map_err(|e| EgressError::Transport(format!("cannot sign the request: {e}")))?;
-        let send = http
-            .post(format!("{base}/twirp/livekit.Egress/{method}"))
-            .header("content-type", "application/protobuf")
-            .bearer_auth(token)
-            .body(req.encode_to_vec())
-            .send();
-        let resp = tokio::time::timeout(self.timeout, send)
-            .await
-            .map_err(|_| EgressError::Transport(format!("{method} timed out")))?
-            .map_err(|e| EgressError::Transport(format!("{method}: {e}")))?;
-        let status = resp.status();
-        let body = tokio::time::timeout(self.timeout, resp.bytes())
-            .await
-            .map_err(|_| EgressError::Transport(format!("{method} timed out")))?
-            .map_err(|e| EgressError::Transport(format!("{method}: {e}")))?;
-        if status.is_success() {
-            return Resp::decode(body).map_err(|e| EgressError::Transport(format!("{method}: bad reply: {e}")));
-        }
-        #[derive(serde::Deserialize)]
-        struct TwirpError {
-            code: String,
-            #[serde(default)]
-            msg: String,
-        }
-        match serde_json::from_slice::<TwirpError>(&body) {
-            Ok(e) => Err(EgressError::Twirp { code: e.code, msg: e.msg }),
-            Err(_) => Err(EgressError::Transport(format!("{method}: HTTP {status} without a Twirp error body"))),
-        }
+        let grants = VideoGrants { room_record: true, ..Default::default() };
+        self.client.call("Egress", method, grants, req).await
     }
 
     /// `StartRoomCompositeEgress` with the request as built by [`room_composite_request`].
@@ -201,7 +135,7 @@ mod tests {
             region: None,
             signing_region: "us-east-1".into(),
             bucket: "meet-media-storage".into(),
-            timeout: Duration::from_secs(1),
+            timeout: std::time::Duration::from_secs(1),
         }
     }
 
@@ -222,11 +156,5 @@ mod tests {
         let v = room_composite_request("room", Mode::ScreenRecording, "recordings/x.mp4", &s3());
         assert!(!v.audio_only);
         assert_eq!(v.file_outputs[0].file_type, proto::EncodedFileType::Mp4 as i32);
-    }
-
-    #[test]
-    fn urls_are_normalized() {
-        assert_eq!(normalize("wss://lk.example.org/"), "https://lk.example.org");
-        assert_eq!(normalize("http://127.0.0.1:7880"), "http://127.0.0.1:7880");
     }
 }

@@ -4,6 +4,8 @@
 
 pub mod egress;
 pub mod token;
+pub mod twirp;
+pub mod verify;
 
 use std::time::Duration;
 
@@ -14,6 +16,13 @@ use livekit_protocol as proto;
 use sha2::Digest;
 
 use crate::config::Config;
+use livekit_api::access_token::VideoGrants;
+pub use twirp::CallError;
+
+/// The grant LiveKit requires for participant management in `room`.
+fn admin_of(room: &str) -> VideoGrants {
+    VideoGrants { room_admin: true, room: room.to_string(), ..Default::default() }
+}
 
 /// Server-side access to LiveKit.
 #[derive(Clone)]
@@ -21,6 +30,8 @@ pub struct LiveKit {
     /// The Egress service (recordings §5).
     pub egress: egress::Egress,
     rooms: Option<std::sync::Arc<RoomClient>>,
+    /// RoomService calls on participants (now-rooms §4–§5).
+    room_service: twirp::Client,
     verifier: TokenVerifier,
     timeout: Duration,
 }
@@ -42,6 +53,13 @@ impl LiveKit {
         LiveKit {
             egress: egress::Egress::new(config),
             rooms,
+            room_service: twirp::Client::new(
+                config.livekit_api_url.as_deref(),
+                &config.livekit_api_key,
+                &config.livekit_api_secret,
+                config.livekit_timeout,
+                true,
+            ),
             verifier: TokenVerifier::with_api_key(&config.livekit_api_key, &config.livekit_api_secret),
             timeout: config.livekit_timeout,
         }
@@ -67,6 +85,40 @@ impl LiveKit {
             .map_err(|_| "SendData timed out".to_string())?
             .map_err(|e| format!("SendData failed: {e}"))?;
         Ok(true)
+    }
+
+    /// `RoomService.GetParticipant`: the participant `identity` of the LiveKit room `room`.
+    pub async fn get_participant(&self, room: &str, identity: &str) -> Result<proto::ParticipantInfo, CallError> {
+        let req = proto::RoomParticipantIdentity { room: room.into(), identity: identity.into(), ..Default::default() };
+        self.room_service.call("RoomService", "GetParticipant", admin_of(room), req).await
+    }
+
+    /// `RoomService.MutePublishedTrack` with `muted: true`.
+    pub async fn mute_track(&self, room: &str, identity: &str, track_sid: &str) -> Result<(), CallError> {
+        let req = proto::MuteRoomTrackRequest {
+            room: room.into(),
+            identity: identity.into(),
+            track_sid: track_sid.into(),
+            muted: true,
+        };
+        let _: proto::MuteRoomTrackResponse =
+            self.room_service.call("RoomService", "MutePublishedTrack", admin_of(room), req).await?;
+        Ok(())
+    }
+
+    /// `RoomService.UpdateParticipant` (name, metadata, attributes, permission).
+    pub async fn update_participant(&self, req: proto::UpdateParticipantRequest) -> Result<(), CallError> {
+        let grants = admin_of(&req.room);
+        let _: proto::ParticipantInfo = self.room_service.call("RoomService", "UpdateParticipant", grants, req).await?;
+        Ok(())
+    }
+
+    /// `RoomService.RemoveParticipant`.
+    pub async fn remove_participant(&self, room: &str, identity: &str) -> Result<(), CallError> {
+        let req = proto::RoomParticipantIdentity { room: room.into(), identity: identity.into(), ..Default::default() };
+        let _: proto::RemoveParticipantResponse =
+            self.room_service.call("RoomService", "RemoveParticipant", admin_of(room), req).await?;
+        Ok(())
     }
 
     /// Verifies a webhook as LiveKit signs it: `Authorization` holds a JWT (no `Bearer`) signed

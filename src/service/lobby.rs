@@ -314,3 +314,11 @@ pub async fn clear(state: &AppState, room: Uuid) -> Result<usize, ApiError> {
     state.cache.index_remove(&index, &members).await?;
     Ok(members.len())
 }
+
+/// Deletes one participant's lobby entry (now-rooms §5.3: a removed participant must wait in
+/// the lobby again); no error when there is none.
+pub async fn forget(state: &AppState, room: Uuid, pid: &str) -> Result<(), ApiError> {
+    state.cache.delete(&entry_key(state, room, pid)).await?;
+    state.cache.index_remove(&index_key(state, room), &[pid.to_string()]).await?;
+    Ok(())
+}

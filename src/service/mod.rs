@@ -3,6 +3,7 @@
 pub mod accesses;
 pub mod lobby;
 pub mod outbox;
+pub mod participants;
 pub mod reconciler;
 pub mod recordings;
 pub mod rooms;

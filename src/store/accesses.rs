@@ -145,3 +145,12 @@ pub async fn user_exists(tx: &mut Tx, user_id: Uuid) -> Result<bool, StoreError>
         Q::new("SELECT COUNT(*) AS n FROM meet_user WHERE id = $1").bind(user_id).fetch_one(&mut *tx).await?;
     Ok(c.n > 0)
 }
+
+/// The access of `user_id` on `resource_id`, read in a transaction.
+pub async fn find_for_user_in(tx: &mut Tx, user_id: Uuid, resource_id: Uuid) -> Result<Option<Access>, StoreError> {
+    Q::new(format!("SELECT {ACCESS_COLUMNS} FROM meet_resource_access WHERE user_id = $1 AND resource_id = $2"))
+        .bind(user_id)
+        .bind(resource_id)
+        .fetch_optional(&mut *tx)
+        .await
+}

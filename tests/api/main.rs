@@ -18,6 +18,7 @@ mod lobby;
 mod logout;
 mod marketing;
 mod outage;
+mod participants;
 mod recordings;
 mod room_tokens;
 mod rooms;

@@ -45,6 +45,10 @@ pub struct Call {
 #[derive(Default)]
 struct Inner {
     rooms: Vec<String>,
+    /// Connected participants: (LiveKit room, identity) → participant state.
+    participants: std::collections::HashMap<(String, String), proto::participant_info::State>,
+    /// Scripted failures of one RoomService method.
+    room_failures: std::collections::HashMap<String, Failure>,
     calls: Vec<Call>,
     failure: Option<Failure>,
     egress: EgressState,
@@ -95,6 +99,20 @@ impl LiveKitDouble {
     /// Marks a LiveKit room as running (ListRooms lists it).
     pub fn add_room(&self, name: &str) {
         self.inner.lock().unwrap().rooms.push(name.to_string());
+    }
+
+    /// Puts `identity` in the LiveKit room `room` (GetParticipant finds it) in `state`.
+    pub fn add_participant(&self, room: &str, identity: &str, state: proto::participant_info::State) {
+        self.inner.lock().unwrap().participants.insert((room.to_string(), identity.to_string()), state);
+    }
+
+    /// Makes one RoomService method fail (or succeed again with `None`).
+    pub fn fail_room_method(&self, method: &str, failure: Option<Failure>) {
+        let mut inner = self.inner.lock().unwrap();
+        match failure {
+            Some(f) => inner.room_failures.insert(method.to_string(), f),
+            None => inner.room_failures.remove(method),
+        };
     }
 
     pub fn fail_with(&self, failure: Option<Failure>) {
@@ -242,6 +260,18 @@ async fn handle(
             record(serde_json::to_value(&req).unwrap());
             encode(json_body, &proto::SendDataResponse {})
         }
+        (
+            "livekit.RoomService",
+            m @ ("GetParticipant" | "MutePublishedTrack" | "UpdateParticipant" | "RemoveParticipant"),
+        ) => {
+            let scripted = inner.lock().unwrap().room_failures.get(m).cloned();
+            if let Some(f) = scripted {
+                if let Some(r) = super::egress::fail(f).await {
+                    return r;
+                }
+            }
+            participant_call(&inner, m, json_body, &body, grants, &record)
+        }
         ("livekit.Egress", _) => {
             if !grants.room_record {
                 return twirp_error(StatusCode::FORBIDDEN, "permission_denied", "roomRecord grant needed");
@@ -255,6 +285,63 @@ async fn handle(
             super::egress::handle(&inner_egress(&inner), &method, json_body, &body, &record)
         }
         _ => twirp_error(StatusCode::NOT_FOUND, "bad_route", "no such method in this double"),
+    }
+}
+
+/// The participant RPCs: each needs `roomAdmin` on the request's room, as LiveKit checks.
+fn participant_call(
+    inner: &Arc<Mutex<Inner>>,
+    method: &str,
+    json_body: bool,
+    body: &[u8],
+    grants: &livekit_api::access_token::VideoGrants,
+    record: &dyn Fn(Value),
+) -> Response {
+    fn admin_of(grants: &livekit_api::access_token::VideoGrants, room: &str) -> Option<Response> {
+        (!grants.room_admin || grants.room != room)
+            .then(|| twirp_error(StatusCode::FORBIDDEN, "permission_denied", "roomAdmin grant on the room needed"))
+    }
+    let not_found = || twirp_error(StatusCode::NOT_FOUND, "not_found", "participant not found");
+    macro_rules! request {
+        ($t:ty) => {{
+            let req: $t = match decode(json_body, body) {
+                Ok(r) => r,
+                Err(e) => return e,
+            };
+            if let Some(denied) = admin_of(grants, &req.room) {
+                return denied;
+            }
+            record(serde_json::to_value(&req).unwrap());
+            let state = inner.lock().unwrap().participants.get(&(req.room.clone(), req.identity.clone())).copied();
+            (req, state)
+        }};
+    }
+    match method {
+        "GetParticipant" | "RemoveParticipant" => {
+            let (req, state) = request!(proto::RoomParticipantIdentity);
+            let Some(state) = state else { return not_found() };
+            if method == "RemoveParticipant" {
+                inner.lock().unwrap().participants.remove(&(req.room.clone(), req.identity.clone()));
+                return encode(json_body, &proto::RemoveParticipantResponse {});
+            }
+            let info = proto::ParticipantInfo { identity: req.identity, state: state as i32, ..Default::default() };
+            encode(json_body, &info)
+        }
+        "MutePublishedTrack" => {
+            let (req, state) = request!(proto::MuteRoomTrackRequest);
+            if state.is_none() {
+                return not_found();
+            }
+            let track = proto::TrackInfo { sid: req.track_sid, muted: req.muted, ..Default::default() };
+            encode(json_body, &proto::MuteRoomTrackResponse { track: Some(track) })
+        }
+        _ => {
+            let (req, state) = request!(proto::UpdateParticipantRequest);
+            if state.is_none() {
+                return not_found();
+            }
+            encode(json_body, &proto::ParticipantInfo { identity: req.identity, name: req.name, ..Default::default() })
+        }
     }
 }
 

@@ -1,0 +1,165 @@
+//! In-call endpoints (now-rooms §3–§5): participant roles, muting, updates, removal, raised
+//! hands and renaming. `toggle-hand` and `rename` authenticate with the participant's LiveKit
+//! token only; `mute-participant` with the token first, then the session; the others with the
+//! session. Handlers parse, call one service function and shape the answer.
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{header, Method};
+use axum::response::Response;
+use axum::routing::post;
+
+use super::extract::{Body, Caller};
+use super::rooms::room_ref;
+use super::{ApiRoute, ViewAuth};
+use crate::error::{json_response, ApiError};
+use crate::livekit::verify::{self, ParticipantClaims};
+use crate::service::participants::{self, InCall, Reply};
+use crate::state::AppState;
+
+pub fn routes() -> Vec<ApiRoute> {
+    vec![
+        ApiRoute::new(
+            "/api/v1.0/rooms/{id}/update-participant-role/",
+            "Room",
+            ViewAuth::User,
+            post(update_participant_role),
+        )
+        .doc(Method::POST, "Promote a connected participant to administrator or demote them to member"),
+        ApiRoute::new("/api/v1.0/rooms/{id}/mute-participant/", "Room", ViewAuth::Any, post(mute_participant))
+            .doc(Method::POST, "Mute a participant's track (administrators, or participants when everyone can mute)"),
+        ApiRoute::new("/api/v1.0/rooms/{id}/update-participant/", "Room", ViewAuth::User, post(update_participant))
+            .doc(Method::POST, "Change a participant's name, metadata, attributes or permission (administrators)"),
+        ApiRoute::new("/api/v1.0/rooms/{id}/remove-participant/", "Room", ViewAuth::User, post(remove_participant))
+            .doc(Method::POST, "Remove a participant from the call (administrators)"),
+        ApiRoute::new("/api/v1.0/rooms/{id}/toggle-hand/", "Room", ViewAuth::Any, post(toggle_hand))
+            .doc(Method::POST, "Raise or lower the caller's hand (LiveKit token)"),
+        ApiRoute::new("/api/v1.0/rooms/{id}/rename/", "Room", ViewAuth::Any, post(rename))
+            .doc(Method::POST, "Change the caller's display name in the call (LiveKit token)"),
+    ]
+}
+
+/// The caller's LiveKit token from `Authorization: Bearer <jwt>` (now-rooms §3.1): `None` without
+/// the header; refusals are 403s (this authenticator has no challenge).
+pub struct LiveKitToken(pub Option<ParticipantClaims>);
+
+impl FromRequestParts<AppState> for LiveKitToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(raw) = parts.headers.get(header::AUTHORIZATION) else { return Ok(LiveKitToken(None)) };
+        let malformed = || ApiError::ForbiddenMessage("Authorization header must be: Bearer <token>".into());
+        let raw = raw.to_str().map_err(|_| malformed())?;
+        let words: Vec<&str> = raw.split_whitespace().collect();
+        let [scheme, token] = words.as_slice() else { return Err(malformed()) };
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(malformed());
+        }
+        let config = &state.config;
+        let now = chrono::Utc::now().timestamp();
+        verify::verify(token, &config.livekit_api_key, &config.livekit_api_secret, now)
+            .map(|c| LiveKitToken(Some(c)))
+            .map_err(|e| ApiError::ForbiddenMessage(format!("Invalid LiveKit token: {}", e.0)))
+    }
+}
+
+impl LiveKitToken {
+    /// The claims, or the 403 of a request without a token.
+    fn required(self) -> Result<ParticipantClaims, ApiError> {
+        self.0.ok_or_else(|| ApiError::ForbiddenMessage(crate::error::UNAUTHENTICATED.into()))
+    }
+}
+
+fn reply(r: Reply) -> Response {
+    json_response(r.0, &r.1)
+}
+
+/// `POST /api/v1.0/rooms/{id}/update-participant-role/`: now-rooms §4.
+async fn update_participant_role(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Body, ApiError>,
+) -> Result<Response, ApiError> {
+    let caller = caller?;
+    let user = caller.require_user()?;
+    let reference = room_ref(id)?;
+    let body = body?.object()?;
+    Ok(reply(participants::update_role(&state, user, &reference, &body).await?))
+}
+
+/// `POST /api/v1.0/rooms/{id}/mute-participant/`: now-rooms §5.1.
+async fn mute_participant(
+    State(state): State<AppState>,
+    token: Result<LiveKitToken, ApiError>,
+    mut parts: Parts,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Body, ApiError>,
+) -> Result<Response, ApiError> {
+    // The token wins when both are sent; the session is only read without one.
+    let caller = match token?.0 {
+        Some(claims) => InCall::Token(claims),
+        None => match Caller::from_request_parts(&mut parts, &state).await? {
+            Caller::Anonymous => InCall::Nobody,
+            other => InCall::User(Box::new(other.require_user()?.clone())),
+        },
+    };
+    let reference = room_ref(id)?;
+    let body = body?.object()?;
+    Ok(reply(participants::mute(&state, &caller, &reference, &body).await?))
+}
+
+/// `POST /api/v1.0/rooms/{id}/update-participant/`: now-rooms §5.2.
+async fn update_participant(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Body, ApiError>,
+) -> Result<Response, ApiError> {
+    let caller = caller?;
+    let user = caller.require_user()?;
+    let reference = room_ref(id)?;
+    let body = body?.object()?;
+    Ok(reply(participants::update(&state, user, &reference, &body).await?))
+}
+
+/// `POST /api/v1.0/rooms/{id}/remove-participant/`: now-rooms §5.3.
+async fn remove_participant(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Body, ApiError>,
+) -> Result<Response, ApiError> {
+    let caller = caller?;
+    let user = caller.require_user()?;
+    let reference = room_ref(id)?;
+    let body = body?.object()?;
+    Ok(reply(participants::remove(&state, user, &reference, &body).await?))
+}
+
+/// `POST /api/v1.0/rooms/{id}/toggle-hand/`: now-rooms §5.4.
+async fn toggle_hand(
+    State(state): State<AppState>,
+    token: Result<LiveKitToken, ApiError>,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Body, ApiError>,
+) -> Result<Response, ApiError> {
+    let claims = token?.required()?;
+    let reference = room_ref(id)?;
+    let body = body?.object()?;
+    Ok(reply(participants::toggle_hand(&state, &claims, &reference, &body).await?))
+}
+
+/// `POST /api/v1.0/rooms/{id}/rename/`: now-rooms §5.5.
+async fn rename(
+    State(state): State<AppState>,
+    token: Result<LiveKitToken, ApiError>,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Body, ApiError>,
+) -> Result<Response, ApiError> {
+    let claims = token?.required()?;
+    let reference = room_ref(id)?;
+    let body = body?.object()?;
+    Ok(reply(participants::rename(&state, &claims, &reference, &body).await?))
+}

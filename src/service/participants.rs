@@ -1,0 +1,454 @@
+//! Participant management in a running call (now-rooms §3–§5): role changes, muting, updates,
+//! removal, raised hands and renaming, all acting on the LiveKit room named by the room UUID.
+//! The database stays the source of truth for roles; LiveKit is told afterwards and its failures
+//! are answered with the original's `{"error": …}` bodies, never a 500 page.
+
+use axum::http::StatusCode;
+use livekit_protocol as proto;
+use serde_json::{json, Map, Value};
+use tracing::instrument;
+
+use crate::domain::fields::{char_field, choice_field, python_type, NOT_A_STRING, NOT_BLANK, NOT_NULL, REQUIRED};
+use crate::domain::participant::{self, PermissionError};
+use crate::domain::permissions::{is_administrator, Role};
+use crate::domain::slug::RoomRef;
+use crate::error::{ApiError, FieldErrors};
+use crate::livekit::verify::ParticipantClaims;
+use crate::livekit::CallError;
+use crate::state::AppState;
+use crate::store::rooms::Room;
+use crate::store::users::User;
+use crate::store::{accesses, users};
+
+/// 403 for callers without administrator privileges on the room (PRIV403).
+pub const PRIVILEGES: &str = "You must have privileges on room to perform this action.";
+/// 403 for administrators who are not connected to the call (PRESENT403).
+pub const PRESENCE: &str = "You must be connected to the meeting to perform this action.";
+
+/// An answer besides `ApiError`s: a status and its JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply(pub StatusCode, pub Value);
+
+fn error(status: StatusCode, message: &str) -> Reply {
+    Reply(status, json!({ "error": message }))
+}
+
+fn success() -> Reply {
+    Reply(StatusCode::OK, json!({"status": "success"}))
+}
+
+/// Who calls an in-call endpoint.
+#[derive(Debug, Clone)]
+pub enum InCall {
+    /// Authenticated by the participant's LiveKit token.
+    Token(ParticipantClaims),
+    /// Authenticated by a session (or another API credential).
+    User(Box<User>),
+    /// No credentials.
+    Nobody,
+}
+
+/// The LiveKit room of a room.
+fn lk_room(room: &Room) -> String {
+    room.id.to_string()
+}
+
+async fn role_on(state: &AppState, room: &Room, user: &User) -> Result<Option<Role>, ApiError> {
+    Ok(accesses::role_of(&state.db, user.id, room.id).await?.as_deref().and_then(Role::parse))
+}
+
+async fn require_privileges(state: &AppState, room: &Room, user: &User) -> Result<(), ApiError> {
+    if is_administrator(role_on(state, room, user).await?) {
+        Ok(())
+    } else {
+        Err(ApiError::ForbiddenMessage(PRIVILEGES.into()))
+    }
+}
+
+/// `HasLiveKitRoomAccess`: the token joins this very room.
+fn require_token_for(room: &Room, claims: &ParticipantClaims) -> Result<(), ApiError> {
+    if claims.room == lk_room(room) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
+/// Connected = known to LiveKit and not `DISCONNECTED`.
+async fn is_connected(state: &AppState, room: &Room, identity: &str) -> Result<bool, CallError> {
+    match state.livekit.get_participant(&lk_room(room), identity).await {
+        Ok(p) => Ok(p.state != proto::participant_info::State::Disconnected as i32),
+        Err(e) if e.is_not_found() => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The answer to a failed LiveKit participant call: `not_found` is a 404, anything else a 500
+/// with the endpoint's message (logged with its cause).
+fn failed(e: CallError, message: &str) -> Reply {
+    if e.is_not_found() {
+        return error(StatusCode::NOT_FOUND, "Participant not found");
+    }
+    tracing::warn!(error = %e, "{message}");
+    error(StatusCode::INTERNAL_SERVER_ERROR, message)
+}
+
+/// A required, non-blank string field that is not trimmed (`participant_identity`, `track_sid`).
+fn identity_field(body: &Map<String, Value>, key: &str, max: Option<usize>, errors: &mut FieldErrors) -> String {
+    match body.get(key) {
+        None => {
+            errors.add(key, REQUIRED);
+        }
+        Some(Value::Null) => {
+            errors.add(key, NOT_NULL);
+        }
+        Some(Value::String(s)) if s.trim().is_empty() => {
+            errors.add(key, NOT_BLANK);
+        }
+        Some(Value::String(s)) if max.is_some_and(|m| s.chars().count() > m) => {
+            errors.add(key, format!("Ensure this field has no more than {} characters.", max.unwrap_or_default()));
+        }
+        Some(Value::String(s)) => return s.clone(),
+        Some(Value::Number(n)) => return n.to_string(),
+        Some(_) => {
+            errors.add(key, NOT_A_STRING);
+        }
+    }
+    String::new()
+}
+
+/// `POST rooms/{id}/update-participant-role/` (now-rooms §4).
+#[instrument(skip_all)]
+pub async fn update_role(
+    state: &AppState,
+    user: &User,
+    reference: &RoomRef,
+    body: &Map<String, Value>,
+) -> Result<Reply, ApiError> {
+    let room = super::rooms::find(state, reference).await?;
+    require_privileges(state, &room, user).await?;
+    let caller_sub = user.sub.clone().unwrap_or_else(|| "None".into());
+    if !is_connected(state, &room, &caller_sub).await.unwrap_or(false) {
+        return Err(ApiError::ForbiddenMessage(PRESENCE.into()));
+    }
+    let mut errors = FieldErrors::new();
+    let identity = identity_field(body, "participant_identity", None, &mut errors);
+    let role = match body.get("role") {
+        None => {
+            errors.add("role", REQUIRED);
+            None
+        }
+        v => choice_field(v, &["member", "administrator"]).map_err(|m| errors.add("role", m)).ok().flatten(),
+    };
+    errors.into_result()?;
+    let role = role.unwrap_or("member");
+    if identity == caller_sub {
+        return Ok(error(StatusCode::FORBIDDEN, "You cannot change your own role."));
+    }
+    match is_connected(state, &room, &identity).await {
+        Ok(true) => {}
+        Ok(false) => return Ok(error(StatusCode::NOT_FOUND, "Participant is not connected to this meeting.")),
+        Err(e) => {
+            // B-RL-1: the original answers an unhandled 500 page here.
+            tracing::warn!(error = %e, "cannot check the participant's presence");
+            return Ok(error(StatusCode::BAD_GATEWAY, "Could not verify participant presence"));
+        }
+    }
+    let Some(target) = users::get_by_sub(&state.db, &identity).await? else {
+        return Ok(error(StatusCode::NOT_FOUND, "This participant has no user account and cannot be assigned a role."));
+    };
+    // The access is created or changed under the room lock, like every access change.
+    let mut tx = state.db.begin().await?;
+    if !crate::store::rooms::lock(&mut tx, room.id).await? {
+        return Err(ApiError::NoMatch("Room"));
+    }
+    match accesses::find_for_user_in(&mut tx, target.id, room.id).await? {
+        Some(a) if a.role == "owner" => {
+            return Ok(error(StatusCode::FORBIDDEN, "Room owners cannot be demoted."));
+        }
+        Some(a) if a.role == role => {}
+        Some(a) => {
+            accesses::set_role(&mut tx, a.id, role).await?;
+        }
+        None => {
+            accesses::insert(&mut tx, room.id, target.id, role).await?;
+        }
+    }
+    tx.commit().await?;
+    let update = proto::UpdateParticipantRequest {
+        room: lk_room(&room),
+        identity: identity.clone(),
+        attributes: [("room_role".to_string(), role.to_string())].into_iter().collect(),
+        ..Default::default()
+    };
+    let synced = match state.livekit.update_participant(update).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "role saved, LiveKit attribute not updated");
+            false
+        }
+    };
+    Ok(Reply(StatusCode::OK, json!({"role": role, "livekit_synced": synced})))
+}
+
+/// `POST rooms/{id}/mute-participant/` (now-rooms §5.1).
+#[instrument(skip_all)]
+pub async fn mute(
+    state: &AppState,
+    caller: &InCall,
+    reference: &RoomRef,
+    body: &Map<String, Value>,
+) -> Result<Reply, ApiError> {
+    let room = super::rooms::find(state, reference).await?;
+    match caller {
+        InCall::Nobody => return Err(ApiError::ForbiddenMessage(crate::error::UNAUTHENTICATED.into())),
+        InCall::User(user) => {
+            if !is_administrator(role_on(state, &room, user).await?) {
+                return Err(ApiError::Forbidden);
+            }
+        }
+        InCall::Token(claims) => {
+            require_token_for(&room, claims)?;
+            if !participant::everyone_can_mute(&room.configuration.0) {
+                return Err(ApiError::Forbidden);
+            }
+        }
+    }
+    let mut errors = FieldErrors::new();
+    let identity = identity_field(body, "participant_identity", None, &mut errors);
+    let track_sid = identity_field(body, "track_sid", Some(255), &mut errors);
+    errors.into_result()?;
+    if let InCall::Token(claims) = caller {
+        // B-PM-3: a participant LiveKit reports as disconnected is not present.
+        if !is_connected(state, &room, &claims.identity).await.unwrap_or(false) {
+            return Ok(error(StatusCode::FORBIDDEN, "Could not verify caller presence"));
+        }
+    }
+    Ok(match state.livekit.mute_track(&lk_room(&room), &identity, &track_sid).await {
+        Ok(()) => success(),
+        Err(e) => failed(e, "Failed to mute participant"),
+    })
+}
+
+/// An optional JSON object field (`metadata`, `attributes`): `Ok(None)` when absent or null.
+fn optional_object(body: &Map<String, Value>, key: &str, errors: &mut FieldErrors) -> Option<Map<String, Value>> {
+    match body.get(key) {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(m)) => Some(m.clone()),
+        Some(other) => {
+            errors.add(key, format!("Expected a dictionary of items but got type \"{}\".", python_type(other)));
+            None
+        }
+    }
+}
+
+/// Python's `json.dumps` with its default separators and ASCII escaping (metadata text).
+fn python_json(v: &Value) -> String {
+    fn write(v: &Value, out: &mut String) {
+        match v {
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    write(item, out);
+                }
+                out.push(']');
+            }
+            Value::Object(m) => {
+                out.push('{');
+                for (i, (k, item)) in m.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    write(&Value::String(k.clone()), out);
+                    out.push_str(": ");
+                    write(item, out);
+                }
+                out.push('}');
+            }
+            Value::String(s) => {
+                out.push('"');
+                for c in s.chars() {
+                    match c {
+                        '"' => out.push_str("\\\""),
+                        '\\' => out.push_str("\\\\"),
+                        '\n' => out.push_str("\\n"),
+                        '\r' => out.push_str("\\r"),
+                        '\t' => out.push_str("\\t"),
+                        c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                            let mut buf = [0u16; 2];
+                            for unit in c.encode_utf16(&mut buf) {
+                                out.push_str(&format!("\\u{unit:04x}"));
+                            }
+                        }
+                        c => out.push(c),
+                    }
+                }
+                out.push('"');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(v, &mut out);
+    out
+}
+
+/// `POST rooms/{id}/update-participant/` (now-rooms §5.2).
+#[instrument(skip_all)]
+pub async fn update(
+    state: &AppState,
+    user: &User,
+    reference: &RoomRef,
+    body: &Map<String, Value>,
+) -> Result<Reply, ApiError> {
+    let room = super::rooms::find(state, reference).await?;
+    require_privileges(state, &room, user).await?;
+    // Forbidden permission fields win over every other error (B-PM-5: as JSON).
+    let permission = match body.get("permission").map(participant::parse_permission) {
+        Some(Err(PermissionError::Forbidden(message))) => {
+            tracing::warn!(user = %user.id, room = %room.id, "{message}");
+            return Err(FieldErrors::one("permission", message));
+        }
+        other => other,
+    };
+    let mut errors = FieldErrors::new();
+    let identity = identity_field(body, "participant_identity", None, &mut errors);
+    let metadata = optional_object(body, "metadata", &mut errors);
+    let attributes = optional_object(body, "attributes", &mut errors);
+    let mut attribute_map = std::collections::HashMap::new();
+    if let Some(attrs) = &attributes {
+        // B-PM-4: LiveKit attributes are strings; anything else is a 400, not a failed call.
+        let mut bad = Map::new();
+        for (k, v) in attrs {
+            match v {
+                Value::String(s) => {
+                    attribute_map.insert(k.clone(), s.clone());
+                }
+                _ => {
+                    bad.insert(k.clone(), json!([NOT_A_STRING]));
+                }
+            }
+        }
+        if !bad.is_empty() {
+            errors.0.insert("attributes".into(), Value::Object(bad));
+        }
+    }
+    let permission = match permission {
+        Some(Ok(p)) => p,
+        Some(Err(PermissionError::Invalid(list))) => {
+            errors.0.insert("permission".into(), Value::Array(list));
+            None
+        }
+        Some(Err(PermissionError::Forbidden(_))) | None => None,
+    };
+    let name = match body.get("name") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => Some(String::new()),
+        v => char_field(v, false, 255).map_err(|m| errors.add("name", m)).ok().flatten(),
+    };
+    errors.into_result()?;
+    let given = |k: &str| body.get(k).is_some_and(|v| !v.is_null() && v != &json!(""));
+    if !["metadata", "attributes", "permission", "name"].iter().any(|k| given(k)) {
+        return Err(FieldErrors::one(
+            "non_field_errors",
+            "At least one of the following fields must be provided: metadata, attributes, permission, name.",
+        ));
+    }
+    let update = proto::UpdateParticipantRequest {
+        room: lk_room(&room),
+        identity,
+        // B-PM-1: no metadata given means none sent (the original overwrites it with "null").
+        metadata: metadata.map(|m| python_json(&Value::Object(m))).unwrap_or_default(),
+        permission,
+        name: name.unwrap_or_default(),
+        attributes: attribute_map,
+    };
+    Ok(match state.livekit.update_participant(update).await {
+        Ok(()) => success(),
+        Err(e) => failed(e, "Failed to update participant"),
+    })
+}
+
+/// `POST rooms/{id}/remove-participant/` (now-rooms §5.3).
+#[instrument(skip_all)]
+pub async fn remove(
+    state: &AppState,
+    user: &User,
+    reference: &RoomRef,
+    body: &Map<String, Value>,
+) -> Result<Reply, ApiError> {
+    let room = super::rooms::find(state, reference).await?;
+    require_privileges(state, &room, user).await?;
+    let mut errors = FieldErrors::new();
+    let identity = identity_field(body, "participant_identity", None, &mut errors);
+    errors.into_result()?;
+    // The lobby entry goes first: a removed participant waits again, even if LiveKit fails.
+    super::lobby::forget(state, room.id, &identity).await?;
+    Ok(match state.livekit.remove_participant(&lk_room(&room), &identity).await {
+        Ok(()) => success(),
+        Err(e) => failed(e, "Failed to remove participant"),
+    })
+}
+
+/// `POST rooms/{id}/toggle-hand/` (now-rooms §5.4): the caller's own hand.
+#[instrument(skip_all)]
+pub async fn toggle_hand(
+    state: &AppState,
+    claims: &ParticipantClaims,
+    reference: &RoomRef,
+    body: &Map<String, Value>,
+) -> Result<Reply, ApiError> {
+    let room = super::rooms::find(state, reference).await?;
+    require_token_for(&room, claims)?;
+    let raised = match body.get("raised") {
+        None => return Err(FieldErrors::one("raised", REQUIRED)),
+        Some(v) => participant::drf_bool(v).ok_or_else(|| FieldErrors::one("raised", "Must be a valid boolean."))?,
+    };
+    let value = if raised { participant::python_isoformat(chrono::Utc::now()) } else { String::new() };
+    let update = proto::UpdateParticipantRequest {
+        room: lk_room(&room),
+        identity: claims.identity.clone(),
+        attributes: [("handRaisedAt".to_string(), value)].into_iter().collect(),
+        ..Default::default()
+    };
+    Ok(match state.livekit.update_participant(update).await {
+        Ok(()) => success(),
+        Err(e) => failed(e, "Failed to update participant hand state"),
+    })
+}
+
+/// `POST rooms/{id}/rename/` (now-rooms §5.5): the caller's own display name.
+#[instrument(skip_all)]
+pub async fn rename(
+    state: &AppState,
+    claims: &ParticipantClaims,
+    reference: &RoomRef,
+    body: &Map<String, Value>,
+) -> Result<Reply, ApiError> {
+    let room = super::rooms::find(state, reference).await?;
+    require_token_for(&room, claims)?;
+    let name = char_field(body.get("name"), true, 255).map_err(|m| FieldErrors::one("name", m))?.unwrap_or_default();
+    let update = proto::UpdateParticipantRequest {
+        room: lk_room(&room),
+        identity: claims.identity.clone(),
+        name,
+        ..Default::default()
+    };
+    Ok(match state.livekit.update_participant(update).await {
+        Ok(()) => success(),
+        Err(e) => failed(e, "Failed to rename participant"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_is_written_as_python_does() {
+        assert_eq!(python_json(&json!({"a": [1, "é"], "b": {"c": null}})), r#"{"a": [1, "\u00e9"], "b": {"c": null}}"#);
+    }
+}
