@@ -6,14 +6,26 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-/// Default permission-denied message.
-pub const FORBIDDEN: &str = "You do not have permission to perform this action.";
-/// Default unauthenticated message.
-pub const UNAUTHENTICATED: &str = "Authentication credentials were not provided.";
+use crate::i18n::{self, msg, Lang, Msg, MsgId};
 
-/// Field errors in DRF's shape: `{"field": ["message", …], "non_field_errors": [...]}`.
+/// Default permission-denied message.
+pub const FORBIDDEN: MsgId = msg::PERMISSION_DENIED;
+/// Default unauthenticated message.
+pub const UNAUTHENTICATED: MsgId = msg::NOT_AUTHENTICATED;
+
+/// Field errors in DRF's shape: `{"field": ["message", …], "non_field_errors": [...]}`, fields in
+/// the order they were first added. Messages are translated when the response is written.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct FieldErrors(pub Map<String, Value>);
+pub struct FieldErrors(Vec<(String, FieldError)>);
+
+/// The errors of one field: messages, or a nested structure (the errors of a dictionary's
+/// values, or a schema validator's error objects) written as given.
+#[derive(Debug, Clone, PartialEq)]
+enum FieldError {
+    Messages(Vec<Msg>),
+    Nested(FieldErrors),
+    Raw(Value),
+}
 
 impl FieldErrors {
     pub fn new() -> Self {
@@ -21,16 +33,36 @@ impl FieldErrors {
     }
 
     /// Adds `message` under `field`.
-    pub fn add(&mut self, field: &str, message: impl Into<String>) -> &mut Self {
-        let entry = self.0.entry(field.to_string()).or_insert_with(|| Value::Array(Vec::new()));
-        if let Value::Array(items) = entry {
-            items.push(Value::String(message.into()));
+    pub fn add(&mut self, field: &str, message: impl Into<Msg>) -> &mut Self {
+        let message = message.into();
+        match self.0.iter_mut().find(|(f, _)| f == field) {
+            Some((_, FieldError::Messages(messages))) => messages.push(message),
+            Some((_, other)) => *other = FieldError::Messages(vec![message]),
+            None => self.0.push((field.to_string(), FieldError::Messages(vec![message]))),
+        }
+        self
+    }
+
+    /// Sets the errors of `field` to nested field errors (`{"field": {"key": ["msg"]}}`).
+    pub fn nested(&mut self, field: &str, errors: FieldErrors) -> &mut Self {
+        self.set(field, FieldError::Nested(errors))
+    }
+
+    /// Sets the errors of `field` to a JSON value written as is (not translated).
+    pub fn raw(&mut self, field: &str, value: Value) -> &mut Self {
+        self.set(field, FieldError::Raw(value))
+    }
+
+    fn set(&mut self, field: &str, error: FieldError) -> &mut Self {
+        match self.0.iter_mut().find(|(f, _)| f == field) {
+            Some((_, e)) => *e = error,
+            None => self.0.push((field.to_string(), error)),
         }
         self
     }
 
     /// A single-field error, ready to return.
-    pub fn one(field: &str, message: impl Into<String>) -> ApiError {
+    pub fn one(field: &str, message: impl Into<Msg>) -> ApiError {
         let mut e = FieldErrors::new();
         e.add(field, message);
         ApiError::Validation(e)
@@ -48,6 +80,23 @@ impl FieldErrors {
             Err(ApiError::Validation(self))
         }
     }
+
+    /// The DRF body in `lang`.
+    pub fn to_json(&self, lang: Lang) -> Map<String, Value> {
+        self.0
+            .iter()
+            .map(|(field, error)| {
+                let value = match error {
+                    FieldError::Messages(messages) => {
+                        Value::Array(messages.iter().map(|m| Value::String(m.render(lang))).collect())
+                    }
+                    FieldError::Nested(errors) => Value::Object(errors.to_json(lang)),
+                    FieldError::Raw(v) => v.clone(),
+                };
+                (field.clone(), value)
+            })
+            .collect()
+    }
 }
 
 /// Every error the API can answer.
@@ -58,16 +107,16 @@ pub enum ApiError {
     Unauthenticated,
     /// 401 with a specific message (bearer authentication failures) + `WWW-Authenticate`.
     #[error("authentication failed: {0}")]
-    AuthenticationFailed(String),
+    AuthenticationFailed(Msg),
     /// 403 with the default message.
     #[error("forbidden")]
     Forbidden,
     /// 403 with a specific message.
     #[error("forbidden: {0}")]
-    ForbiddenMessage(String),
+    ForbiddenMessage(Msg),
     /// 403 `CSRF Failed: <reason>`.
     #[error("CSRF failed: {0}")]
-    Csrf(String),
+    Csrf(Msg),
     /// 404 `No <Model> matches the given query.`
     #[error("no {0} matches")]
     NoMatch(&'static str),
@@ -76,7 +125,7 @@ pub enum ApiError {
     NotFound,
     /// 404 with a specific message (recordings: `No active recording found for this room.`).
     #[error("not found: {0}")]
-    NotFoundMessage(String),
+    NotFoundMessage(Msg),
     /// 404 `Invalid page.`
     #[error("invalid page")]
     InvalidPage,
@@ -88,7 +137,7 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     /// 400 `{"detail": "<message>"}` (malformed JSON and other request-level errors).
     #[error("bad request: {0}")]
-    BadRequest(String),
+    BadRequest(Msg),
     /// 400 with DRF field errors.
     #[error("validation failed")]
     Validation(FieldErrors),
@@ -128,31 +177,33 @@ impl ApiError {
         }
     }
 
-    fn body(&self) -> Value {
-        let detail = |s: String| json!({ "detail": s });
+    /// The body in `lang`.
+    fn body(&self, lang: Lang) -> Value {
+        let detail = |m: Msg| json!({ "detail": m.render(lang) });
         match self {
             ApiError::Unauthenticated => detail(UNAUTHENTICATED.into()),
             ApiError::AuthenticationFailed(m) => detail(m.clone()),
             ApiError::Forbidden => detail(FORBIDDEN.into()),
             ApiError::ForbiddenMessage(m) => detail(m.clone()),
-            ApiError::Csrf(reason) => detail(format!("CSRF Failed: {reason}")),
-            ApiError::NoMatch(model) => detail(format!("No {model} matches the given query.")),
-            ApiError::NotFound => detail("Not found.".into()),
+            ApiError::Csrf(reason) => detail(msg::CSRF_FAILED.arg("reason", reason.render(lang))),
+            ApiError::NoMatch(model) => detail(msg::NO_MATCH.arg("model", model)),
+            ApiError::NotFound => detail(msg::NOT_FOUND.into()),
             ApiError::NotFoundMessage(m) => detail(m.clone()),
-            ApiError::InvalidPage => detail("Invalid page.".into()),
-            ApiError::MethodNotAllowed { method, .. } => detail(format!("Method \"{method}\" not allowed.")),
-            ApiError::UnsupportedMediaType(t) => detail(format!("Unsupported media type \"{t}\" in request.")),
+            ApiError::InvalidPage => detail(msg::INVALID_PAGE.into()),
+            ApiError::MethodNotAllowed { method, .. } => detail(msg::METHOD_NOT_ALLOWED.arg("method", method)),
+            ApiError::UnsupportedMediaType(t) => detail(msg::UNSUPPORTED_MEDIA_TYPE.arg("media_type", t)),
             ApiError::BadRequest(m) => detail(m.clone()),
-            ApiError::Validation(errors) => Value::Object(errors.0.clone()),
-            ApiError::PayloadTooLarge => detail("Request body is too large.".into()),
+            ApiError::Validation(errors) => Value::Object(errors.to_json(lang)),
+            ApiError::PayloadTooLarge => detail(msg::PAYLOAD_TOO_LARGE.into()),
             ApiError::Throttled(n) => {
-                let unit = if *n == 1 { "second" } else { "seconds" };
-                detail(format!("Request was throttled. Expected available in {n} {unit}."))
+                // DRF joins the two translated sentences; the plural is chosen by the English
+                // rule in every language (the framework looks the formatted text up).
+                let wait = if *n == 1 { msg::THROTTLED_WAIT_ONE } else { msg::THROTTLED_WAIT_MANY };
+                let text = format!("{} {}", Msg::from(msg::THROTTLED).render(lang), wait.arg("wait", n).render(lang));
+                json!({ "detail": text })
             }
-            ApiError::Unavailable(what) => {
-                detail(format!("Service temporarily unavailable: the {what} cannot be reached."))
-            }
-            ApiError::Internal(_) => detail("A server error occurred.".into()),
+            ApiError::Unavailable(what) => detail(msg::UNAVAILABLE.arg("dependency", what)),
+            ApiError::Internal(_) => detail(msg::SERVER_ERROR.into()),
         }
     }
 }
@@ -173,7 +224,7 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable(what) => tracing::warn!(dependency = what, "dependency unavailable"),
             _ => {}
         }
-        let mut resp = json_response(status, &self.body());
+        let mut resp = json_response(status, &self.body(i18n::current()));
         let headers = resp.headers_mut();
         match &self {
             ApiError::Unauthenticated | ApiError::AuthenticationFailed(_) => {

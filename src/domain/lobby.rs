@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::FieldErrors;
+use crate::i18n::msg;
 
 /// Where a participant stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,26 +58,26 @@ pub fn parse_username(value: Option<&Value>, max_len: usize) -> Result<String, F
     let mut e = FieldErrors::new();
     let text = match value {
         None => {
-            e.add("username", "This field is required.");
+            e.add("username", msg::REQUIRED);
             return Err(e);
         }
         Some(Value::Null) => {
-            e.add("username", "This field may not be null.");
+            e.add("username", msg::NOT_NULL);
             return Err(e);
         }
         Some(Value::String(s)) => s.trim().to_string(),
         Some(Value::Number(n)) => n.to_string(),
         Some(_) => {
-            e.add("username", "Not a valid string.");
+            e.add("username", msg::NOT_A_STRING);
             return Err(e);
         }
     };
     if text.is_empty() {
-        e.add("username", "This field may not be blank.");
+        e.add("username", msg::NOT_BLANK);
         return Err(e);
     }
     if char_count(&text) > max_len {
-        e.add("username", format!("Ensure this field has no more than {max_len} characters."));
+        e.add("username", msg::MAX_LENGTH.arg("max_length", max_len));
         return Err(e);
     }
     Ok(text)
@@ -88,37 +89,37 @@ pub fn parse_decision(body: &serde_json::Map<String, Value>) -> Result<(String, 
     let mut e = FieldErrors::new();
     let pid = match body.get("participant_id") {
         None => {
-            e.add("participant_id", "This field is required.");
+            e.add("participant_id", msg::REQUIRED);
             None
         }
         Some(Value::Null) => {
-            e.add("participant_id", "This field may not be null.");
+            e.add("participant_id", msg::NOT_NULL);
             None
         }
         Some(Value::String(s)) if s.trim().is_empty() => {
-            e.add("participant_id", "This field may not be blank.");
+            e.add("participant_id", msg::NOT_BLANK);
             None
         }
         Some(Value::String(s)) => Some(s.trim().to_string()),
         Some(Value::Number(n)) => Some(n.to_string()),
         Some(_) => {
-            e.add("participant_id", "Not a valid string.");
+            e.add("participant_id", msg::NOT_A_STRING);
             None
         }
     };
     let allow = match body.get("allow_entry") {
         None => {
-            e.add("allow_entry", "This field is required.");
+            e.add("allow_entry", msg::REQUIRED);
             None
         }
         Some(Value::Null) => {
-            e.add("allow_entry", "This field may not be null.");
+            e.add("allow_entry", msg::NOT_NULL);
             None
         }
         Some(v) => match parse_bool(v) {
             Some(b) => Some(b),
             None => {
-                e.add("allow_entry", "Must be a valid boolean.");
+                e.add("allow_entry", msg::INVALID_BOOLEAN);
                 None
             }
         },
@@ -160,7 +161,7 @@ mod tests {
     fn l_7_usernames_are_trimmed_numbers_accepted_and_capped() {
         assert_eq!(parse_username(Some(&json!("  bob ")), 255).unwrap(), "bob");
         assert_eq!(parse_username(Some(&json!(12)), 255).unwrap(), "12");
-        let err = |v: Option<&Value>| parse_username(v, 5).unwrap_err().0;
+        let err = |v: Option<&Value>| parse_username(v, 5).unwrap_err().to_json(crate::i18n::Lang::En);
         assert_eq!(err(None), json!({"username": ["This field is required."]}).as_object().unwrap().clone());
         assert_eq!(
             err(Some(&json!("  "))),
@@ -182,11 +183,13 @@ mod tests {
     fn l_26_decisions_validate_both_fields() {
         let m = |v: Value| v.as_object().unwrap().clone();
         assert_eq!(
-            parse_decision(&m(json!({}))).unwrap_err().0,
+            parse_decision(&m(json!({}))).unwrap_err().to_json(crate::i18n::Lang::En),
             m(json!({"participant_id": ["This field is required."], "allow_entry": ["This field is required."]}))
         );
         assert_eq!(
-            parse_decision(&m(json!({"participant_id": "p", "allow_entry": "maybe"}))).unwrap_err().0,
+            parse_decision(&m(json!({"participant_id": "p", "allow_entry": "maybe"})))
+                .unwrap_err()
+                .to_json(crate::i18n::Lang::En),
             m(json!({"allow_entry": ["Must be a valid boolean."]}))
         );
         for (v, want) in [(json!("yes"), true), (json!("off"), false), (json!(1), true), (json!("F"), false)] {

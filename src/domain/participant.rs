@@ -34,8 +34,8 @@ pub const FORBIDDEN: [&str; 3] = ["hidden", "recorder", "agent"];
 /// Why a permission object was refused.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PermissionError {
-    /// A forbidden field was set: the message names them (B-PM-5: a JSON 400, not an HTML one).
-    Forbidden(String),
+    /// Forbidden fields were set, named in the setting's order (B-PM-5: a JSON 400, not HTML).
+    Forbidden(Vec<&'static str>),
     /// The pydantic error list, leaves as strings as DRF renders them.
     Invalid(Vec<Value>),
 }
@@ -108,16 +108,13 @@ pub fn parse_permission(v: &Value) -> Result<Option<proto::ParticipantPermission
             Some(json!({"class_name": class})),
         )]));
     };
-    let mut forbidden: Vec<&str> =
+    let mut forbidden: Vec<&'static str> =
         FORBIDDEN.iter().copied().filter(|k| m.get(*k).is_some_and(|v| !v.is_null())).collect();
     if m.get("can_update_metadata").is_some_and(|v| lax_bool(v) == Ok(Some(true))) {
         forbidden.push("can_update_metadata");
     }
     if !forbidden.is_empty() {
-        return Err(PermissionError::Forbidden(format!(
-            "Setting the following participant permissions is not allowed: {}.",
-            forbidden.join(", ")
-        )));
+        return Err(PermissionError::Forbidden(forbidden));
     }
     let mut errors = Vec::new();
     let mut out = proto::ParticipantPermission::default();
@@ -246,12 +243,7 @@ mod tests {
     #[test]
     fn nr_pm_14_forbidden_fields_win_and_are_listed_in_order() {
         let e = parse_permission(&json!({"agent": false, "hidden": true, "recorder": 1, "x": 1})).unwrap_err();
-        assert_eq!(
-            e,
-            PermissionError::Forbidden(
-                "Setting the following participant permissions is not allowed: hidden, recorder, agent.".into()
-            )
-        );
+        assert_eq!(e, PermissionError::Forbidden(vec!["hidden", "recorder", "agent"]));
         assert!(parse_permission(&json!({"hidden": null})).is_ok());
         assert!(matches!(parse_permission(&json!({"can_update_metadata": true})), Err(PermissionError::Forbidden(_))));
         assert!(parse_permission(&json!({"can_update_metadata": false})).is_ok());

@@ -120,17 +120,18 @@ pub enum AccessRefusal {
 
 impl AccessRefusal {
     /// The 403 `detail`.
-    pub fn message(self) -> &'static str {
+    pub fn message(self) -> crate::i18n::MsgId {
+        use crate::i18n::msg;
         match self {
             AccessRefusal::Forbidden => crate::error::FORBIDDEN,
-            AccessRefusal::OnlyOwners => "Only owners of a room can assign other users as owners.",
-            AccessRefusal::LastOwner => "A resource should keep at least one owner.",
+            AccessRefusal::OnlyOwners => msg::ONLY_OWNERS,
+            AccessRefusal::LastOwner => msg::LAST_OWNER,
         }
     }
 }
 
 /// `You must be administrator or owner of a room to add accesses to it.`
-pub const MUST_BE_ADMINISTRATOR: &str = "You must be administrator or owner of a room to add accesses to it.";
+pub const MUST_BE_ADMINISTRATOR: crate::i18n::MsgId = crate::i18n::msg::MUST_BE_ADMINISTRATOR;
 
 /// Read (retrieve) or write (update) an access: administrator privileges on its room (§5.10).
 pub fn can_manage_accesses(caller_role: Option<Role>) -> bool {

@@ -8,6 +8,8 @@ use std::fmt;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::i18n::{msg, MsgId};
+
 use super::permissions::{is_administrator, Role};
 
 /// A recording's status (§3.2).
@@ -195,22 +197,22 @@ pub fn egress_running(egress_status: i32) -> bool {
 }
 
 /// Why the storage-event authentication refused a request (§6.1): each is a 401 with this text.
-pub fn check_storage_auth(enabled: bool, token: Option<&str>, header: Option<&str>) -> Result<(), &'static str> {
+pub fn check_storage_auth(enabled: bool, token: Option<&str>, header: Option<&str>) -> Result<(), MsgId> {
     if !enabled {
         return Ok(());
     }
     let Some(expected) = token.filter(|t| !t.is_empty()) else {
-        return Err("Authentication is enabled but token is not configured.");
+        return Err(msg::STORAGE_TOKEN_NOT_CONFIGURED);
     };
     let Some(header) = header.filter(|h| !h.is_empty()) else {
-        return Err("Authorization header is required");
+        return Err(msg::STORAGE_AUTHORIZATION_REQUIRED);
     };
     let parts: Vec<&str> = header.split(' ').collect();
     if parts.len() != 2 || parts[0] != "Bearer" {
-        return Err("Invalid authorization header.");
+        return Err(msg::INVALID_AUTHORIZATION_HEADER);
     }
     if !super::secret_eq(parts[1].as_bytes(), expected.as_bytes()) {
-        return Err("Invalid token");
+        return Err(msg::INVALID_TOKEN);
     }
     Ok(())
 }
@@ -424,22 +426,16 @@ mod tests {
         assert_eq!(ok(Some("Bearer tok")), Ok(()));
         assert_eq!(check_storage_auth(false, None, None), Ok(()));
         assert_eq!(check_storage_auth(false, Some("tok"), Some("garbage")), Ok(()));
-        assert_eq!(
-            check_storage_auth(true, None, Some("Bearer tok")),
-            Err("Authentication is enabled but token is not configured.")
-        );
-        assert_eq!(
-            check_storage_auth(true, Some(""), None),
-            Err("Authentication is enabled but token is not configured.")
-        );
-        assert_eq!(ok(None), Err("Authorization header is required"));
-        assert_eq!(ok(Some("")), Err("Authorization header is required"));
+        assert_eq!(check_storage_auth(true, None, Some("Bearer tok")), Err(msg::STORAGE_TOKEN_NOT_CONFIGURED));
+        assert_eq!(check_storage_auth(true, Some(""), None), Err(msg::STORAGE_TOKEN_NOT_CONFIGURED));
+        assert_eq!(ok(None), Err(msg::STORAGE_AUTHORIZATION_REQUIRED));
+        assert_eq!(ok(Some("")), Err(msg::STORAGE_AUTHORIZATION_REQUIRED));
         for bad in
             ["InvalidFormat", "Basic some-token", "Bearer", "bearer tok", "Bearer   extra-spaces-token", "Bearer  tok"]
         {
-            assert_eq!(ok(Some(bad)), Err("Invalid authorization header."), "{bad}");
+            assert_eq!(ok(Some(bad)), Err(msg::INVALID_AUTHORIZATION_HEADER), "{bad}");
         }
-        assert_eq!(ok(Some("Bearer wrong")), Err("Invalid token"));
+        assert_eq!(ok(Some("Bearer wrong")), Err(msg::INVALID_TOKEN));
     }
 
     #[test]

@@ -87,14 +87,13 @@ pub enum SlugError {
 
 impl SlugError {
     /// The field and message of the DRF 400 for the (trimmed) `name`.
-    pub fn field_error(&self, name: &str) -> (&'static str, String) {
+    pub fn field_error(&self, name: &str) -> (&'static str, crate::i18n::Msg) {
+        use crate::i18n::msg;
         match self {
-            SlugError::Reserved => ("name", format!("Room name \"{name}\" is reserved.")),
-            SlugError::Empty => {
-                ("name", format!("Room name \"{name}\" must contain at least one ASCII letter or digit."))
-            }
+            SlugError::Reserved => ("name", msg::ROOM_NAME_RESERVED.arg("name", name)),
+            SlugError::Empty => ("name", msg::ROOM_NAME_NO_ALPHANUMERIC.arg("name", name)),
             SlugError::TooLong(n) => {
-                ("slug", format!("Ensure this value has at most {SLUG_MAX_CHARS} characters (it has {n})."))
+                ("slug", msg::MAX_LENGTH_VALUE.arg("limit_value", SLUG_MAX_CHARS).arg("show_value", n))
             }
         }
     }
@@ -210,8 +209,8 @@ mod tests {
         assert_eq!(room_slug(&"a".repeat(100)), Ok("a".repeat(100)));
         assert_eq!(room_slug(&"a".repeat(101)), Err(SlugError::TooLong(101)));
         assert_eq!(
-            SlugError::TooLong(101).field_error("x"),
-            ("slug", "Ensure this value has at most 100 characters (it has 101).".into())
+            SlugError::TooLong(101).field_error("x").1.to_string(),
+            "Ensure this value has at most 100 characters (it has 101)."
         );
     }
 

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::domain::csrf;
 use crate::error::ApiError;
+use crate::i18n::msg;
 use crate::sessions::SessionData;
 use crate::state::AppState;
 use crate::store::users::User;
@@ -103,11 +104,9 @@ fn bearer_header(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     }
     let rest: Vec<&str> = parts.collect();
     match rest.len() {
-        0 => Err(ApiError::AuthenticationFailed("Invalid \"bearer\" header: No credentials provided.".into())),
+        0 => Err(ApiError::AuthenticationFailed(msg::BEARER_NO_CREDENTIALS.into())),
         1 => Ok(Some(rest[0].to_string())),
-        _ => Err(ApiError::AuthenticationFailed(
-            "Invalid \"bearer\" header: Credentials string should not contain spaces.".into(),
-        )),
+        _ => Err(ApiError::AuthenticationFailed(msg::BEARER_SPACES.into())),
     }
 }
 
@@ -155,46 +154,41 @@ pub fn check_csrf(headers: &HeaderMap, state: &AppState) -> Result<(), ApiError>
     };
     if let Some(o) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         if !trusted(o) {
-            return Err(ApiError::Csrf(format!("Origin checking failed - {o} does not match any trusted origins.")));
+            return Err(ApiError::Csrf(msg::CSRF_BAD_ORIGIN.arg("origin", o)));
         }
     } else if origin.scheme == "https" {
         let referer = headers
             .get(header::REFERER)
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| ApiError::Csrf("Referer checking failed - no Referer.".into()))?;
-        let url = url::Url::parse(referer)
-            .map_err(|_| ApiError::Csrf("Referer checking failed - Referer is malformed.".into()))?;
+            .ok_or_else(|| ApiError::Csrf(msg::CSRF_NO_REFERER.into()))?;
+        let url = url::Url::parse(referer).map_err(|_| ApiError::Csrf(msg::CSRF_MALFORMED_REFERER.into()))?;
         if url.scheme() != "https" {
-            return Err(ApiError::Csrf("Referer checking failed - Referer is insecure while host is secure.".into()));
+            return Err(ApiError::Csrf(msg::CSRF_INSECURE_REFERER.into()));
         }
         let referer_origin = url.origin().ascii_serialization();
         if !trusted(&referer_origin) {
-            return Err(ApiError::Csrf(format!(
-                "Referer checking failed - {referer} does not match any trusted origins."
-            )));
+            return Err(ApiError::Csrf(msg::CSRF_BAD_REFERER.arg("referer", referer)));
         }
     }
-    let cookie_value = cookie(headers, CSRF_COOKIE).ok_or_else(|| ApiError::Csrf("CSRF cookie not set.".into()))?;
+    let cookie_value = cookie(headers, CSRF_COOKIE).ok_or_else(|| ApiError::Csrf(msg::CSRF_NO_COOKIE.into()))?;
     csrf::check_format(cookie_value).map_err(|m| {
         ApiError::Csrf(match m {
-            csrf::Malformed::Length => "CSRF cookie has incorrect length.".into(),
-            csrf::Malformed::Characters => "CSRF cookie has invalid characters.".into(),
+            csrf::Malformed::Length => msg::CSRF_COOKIE_INCORRECT_LENGTH.into(),
+            csrf::Malformed::Characters => msg::CSRF_COOKIE_INVALID_CHARACTERS.into(),
         })
     })?;
     let token = headers
         .get("x-csrftoken")
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| ApiError::Csrf("CSRF token missing.".into()))?;
+        .ok_or_else(|| ApiError::Csrf(msg::CSRF_TOKEN_MISSING.into()))?;
     csrf::check_format(token).map_err(|m| {
         ApiError::Csrf(match m {
-            csrf::Malformed::Length => "CSRF token from the 'X-Csrftoken' HTTP header has incorrect length.".into(),
-            csrf::Malformed::Characters => {
-                "CSRF token from the 'X-Csrftoken' HTTP header has invalid characters.".into()
-            }
+            csrf::Malformed::Length => msg::CSRF_HEADER_INCORRECT_LENGTH.into(),
+            csrf::Malformed::Characters => msg::CSRF_HEADER_INVALID_CHARACTERS.into(),
         })
     })?;
     if !csrf::matches(token, cookie_value) {
-        return Err(ApiError::Csrf("CSRF token from the 'X-Csrftoken' HTTP header incorrect.".into()));
+        return Err(ApiError::Csrf(msg::CSRF_HEADER_INCORRECT.into()));
     }
     Ok(())
 }
@@ -220,7 +214,9 @@ impl FromRequest<AppState> for Body {
         if media != "application/json" && !media.ends_with("+json") {
             return Err(ApiError::UnsupportedMediaType(content_type));
         }
-        serde_json::from_slice(&bytes).map(Body).map_err(|e| ApiError::BadRequest(format!("JSON parse error - {e}")))
+        serde_json::from_slice(&bytes)
+            .map(Body)
+            .map_err(|e| ApiError::BadRequest(msg::JSON_PARSE_ERROR.arg("detail", e)))
     }
 }
 
@@ -238,10 +234,7 @@ impl Body {
                     Value::Bool(_) => "bool",
                     _ => "NoneType",
                 };
-                Err(crate::error::FieldErrors::one(
-                    "non_field_errors",
-                    format!("Invalid data. Expected a dictionary, but got {kind}."),
-                ))
+                Err(crate::error::FieldErrors::one("non_field_errors", msg::INVALID_DATA.arg("datatype", kind)))
             }
         }
     }

@@ -10,6 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
+use crate::i18n::{self, Lang};
 use crate::state::AppState;
 
 static REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
@@ -71,14 +72,28 @@ pub async fn request_log(req: Request, next: Next) -> Response {
     resp
 }
 
-/// `Vary` and `Content-Language` on API responses (users-auth-rooms §2.3).
+/// `Vary` on API responses (users-auth-rooms §2.3; `Content-Language` comes from [`locale`]).
 pub async fn api_headers(req: Request, next: Next) -> Response {
     let is_api = req.uri().path().starts_with("/api/");
     let mut resp = next.run(req).await;
     if is_api {
         let h = resp.headers_mut();
         h.insert(header::VARY, HeaderValue::from_static("Accept, origin, Accept-Language, Cookie"));
-        h.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static("en-us"));
+    }
+    resp
+}
+
+/// Django's `LocaleMiddleware` (users-auth-rooms §2.7): negotiates the language once (cookie,
+/// `Accept-Language`, `DJANGO_LANGUAGE_CODE`), runs the rest of the request in it so that every
+/// message is written in it, and answers it as `Content-Language` on API responses. Outermost
+/// layer: 404s, 405s, rejections and panics are covered too.
+pub async fn locale(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let default = i18n::supported_variant(&state.config.language_code).unwrap_or(Lang::En);
+    let lang = i18n::negotiate(req.headers(), default);
+    let is_api = req.uri().path().starts_with("/api/");
+    let mut resp = i18n::scope(lang, next.run(req)).await;
+    if is_api {
+        resp.headers_mut().insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang.code()));
     }
     resp
 }

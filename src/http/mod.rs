@@ -132,6 +132,8 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(middleware::api_headers))
         .layer(axum::middleware::from_fn(middleware::request_log))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::locale))
+        // Outermost: the language scope (a task-local) must live inside the request's own task.
         .layer(axum::middleware::from_fn(middleware::run_to_completion))
         .with_state(state)
 }

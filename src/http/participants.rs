@@ -14,6 +14,7 @@ use super::extract::{Body, Caller};
 use super::rooms::room_ref;
 use super::{ApiRoute, ViewAuth};
 use crate::error::{json_response, ApiError};
+use crate::i18n::msg;
 use crate::livekit::verify::{self, ParticipantClaims};
 use crate::service::participants::{self, InCall, Reply};
 use crate::state::AppState;
@@ -49,7 +50,7 @@ impl FromRequestParts<AppState> for LiveKitToken {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Some(raw) = parts.headers.get(header::AUTHORIZATION) else { return Ok(LiveKitToken(None)) };
-        let malformed = || ApiError::ForbiddenMessage("Authorization header must be: Bearer <token>".into());
+        let malformed = || ApiError::ForbiddenMessage(msg::LIVEKIT_AUTHORIZATION_HEADER.into());
         let raw = raw.to_str().map_err(|_| malformed())?;
         let words: Vec<&str> = raw.split_whitespace().collect();
         let [scheme, token] = words.as_slice() else { return Err(malformed()) };
@@ -60,7 +61,7 @@ impl FromRequestParts<AppState> for LiveKitToken {
         let now = chrono::Utc::now().timestamp();
         verify::verify(token, &config.livekit_api_key, &config.livekit_api_secret, now)
             .map(|c| LiveKitToken(Some(c)))
-            .map_err(|e| ApiError::ForbiddenMessage(format!("Invalid LiveKit token: {}", e.0)))
+            .map_err(|e| ApiError::ForbiddenMessage(msg::INVALID_LIVEKIT_TOKEN.arg("reason", e.0)))
     }
 }
 

@@ -54,7 +54,7 @@ fn recording_enabled(state: &AppState) -> Result<(), ApiError> {
     if state.config.recording_enable {
         Ok(())
     } else {
-        Err(ApiError::ForbiddenMessage("Access denied, recording is disabled.".into()))
+        Err(ApiError::ForbiddenMessage(crate::i18n::msg::RECORDING_DISABLED.into()))
     }
 }
 
@@ -153,14 +153,14 @@ async fn storage_hook(State(state): State<AppState>, method: Method, request: Re
     if let Err(reason) = check_storage_auth(cfg.storage_event_auth, cfg.storage_event_token.as_deref(), authorization) {
         let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
         let client = client.unwrap_or_default();
-        tracing::warn!(client, reason, "storage event authentication failed");
+        tracing::warn!(client, reason = reason.id(), "storage event authentication failed");
         let mut resp = ApiError::AuthenticationFailed(reason.into()).into_response();
         resp.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm='Storage event API'"));
         return Ok(resp);
     }
     if !cfg.storage_event_enable {
-        return Err(ApiError::ForbiddenMessage("Access denied, storage event is disabled.".into()));
+        return Err(ApiError::ForbiddenMessage(crate::i18n::msg::STORAGE_EVENT_DISABLED.into()));
     }
     if method != Method::POST {
         return Err(ApiError::MethodNotAllowed { method: method.to_string(), allow: "POST, OPTIONS".into() });

@@ -9,10 +9,9 @@ use sha2::{Digest, Sha256};
 use super::provision::{self, ProvisionError, Refusal};
 use super::OidcError;
 use crate::error::ApiError;
+use crate::i18n::msg::{self, LOGIN_FAILED};
 use crate::state::AppState;
 use crate::store::users::User;
-
-const LOGIN_FAILED: &str = "Login failed";
 
 fn cache_key(token: &str) -> String {
     format!("oidc:userinfo:{}", hex::encode(Sha256::digest(token.as_bytes())))
@@ -41,9 +40,12 @@ async fn claims_for(state: &AppState, token: &str) -> Result<Map<String, Value>,
 
 fn userinfo_error(e: OidcError) -> ApiError {
     match e {
-        OidcError::Http { status: 401, www_authenticate: Some(h) } => ApiError::AuthenticationFailed(
-            super::error_description(&h).unwrap_or_else(|| "no error description in www-authenticate".into()),
-        ),
+        OidcError::Http { status: 401, www_authenticate: Some(h) } => {
+            ApiError::AuthenticationFailed(msg::VERBATIM.arg(
+                "text",
+                super::error_description(&h).unwrap_or_else(|| "no error description in www-authenticate".into()),
+            ))
+        }
         OidcError::Unavailable(why) => {
             tracing::warn!(reason = why, "bearer authentication: identity provider unreachable");
             ApiError::Unavailable("identity provider")
@@ -69,9 +71,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<User, ApiErro
         Err(ProvisionError::Refused(r)) => {
             tracing::info!(reason = %r, "bearer authentication refused");
             Err(match r {
-                Refusal::NoUser => {
-                    ApiError::AuthenticationFailed("Login failed: No user found for the given access token.".into())
-                }
+                Refusal::NoUser => ApiError::AuthenticationFailed(msg::LOGIN_NO_USER.into()),
                 Refusal::Invalid(errors) => ApiError::Validation(errors),
                 Refusal::NoSub | Refusal::MultipleEmails | Refusal::Inactive => {
                     ApiError::AuthenticationFailed(LOGIN_FAILED.into())

@@ -36,7 +36,7 @@ impl std::fmt::Display for Refusal {
             Refusal::MultipleEmails => f.write_str("Multiple user accounts share a common email."),
             Refusal::NoUser => f.write_str("No user found and OIDC_CREATE_USER is off"),
             Refusal::Inactive => f.write_str("User account is disabled"),
-            Refusal::Invalid(e) => write!(f, "invalid claims: {}", Value::Object(e.0.clone())),
+            Refusal::Invalid(e) => write!(f, "invalid claims: {}", Value::Object(e.to_json(crate::i18n::Lang::En))),
         }
     }
 }
@@ -96,10 +96,10 @@ fn email_is_valid(email: &str) -> bool {
 fn validate_new(sub: &str, email: Option<&str>) -> Result<(), Refusal> {
     let mut errors = FieldErrors::new();
     if !sub_is_valid(sub) {
-        errors.add("sub", "Enter a valid sub. This value may contain only letters, numbers, and @/./+/-/_ characters.");
+        errors.add("sub", crate::i18n::msg::INVALID_SUB);
     }
     if email.is_some_and(|e| !email_is_valid(e)) {
-        errors.add("email", "Enter a valid email address.");
+        errors.add("email", crate::i18n::msg::INVALID_EMAIL);
     }
     if errors.is_empty() {
         Ok(())

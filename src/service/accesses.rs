@@ -14,8 +14,11 @@ use crate::state::AppState;
 use crate::store::accesses::{self, Access};
 use crate::store::{rooms, users, StoreError, Tx};
 
-/// `{"non_field_errors": [...]}` of a duplicate (user, resource) (RA-15).
-pub const NOT_UNIQUE: &str = "The fields user, resource must make a unique set.";
+/// `{"non_field_errors": [...]}` of a duplicate (user, resource) (RA-15): DRF's unique-together
+/// message.
+pub fn not_unique() -> crate::i18n::Msg {
+    crate::i18n::msg::UNIQUE_TOGETHER.arg("field_names", "user, resource")
+}
 
 const ROLE_CHOICES: [&str; 3] = ["member", "administrator", "owner"];
 
@@ -36,7 +39,7 @@ async fn role_in(tx: &mut Tx, user: Uuid, room: Uuid) -> Result<Option<Role>, Ap
 
 fn unique_violation(e: StoreError) -> ApiError {
     if e.is_conflict("resource_access_unique_user_resource") {
-        FieldErrors::one("non_field_errors", NOT_UNIQUE)
+        FieldErrors::one("non_field_errors", not_unique())
     } else {
         e.into()
     }
@@ -141,7 +144,7 @@ pub async fn create(state: &AppState, caller: &users::User, body: Map<String, Va
         return Err(ApiError::internal(anyhow::anyhow!("validated fields are missing")));
     };
     if accesses::exists(&mut tx, user, resource, None).await? {
-        return Err(FieldErrors::one("non_field_errors", NOT_UNIQUE));
+        return Err(FieldErrors::one("non_field_errors", not_unique()));
     }
     let role = f.role.unwrap_or(Role::Member);
     permissions::check_access_create(role_in(&mut tx, caller.id, resource).await?, role).map_err(refused)?;
@@ -179,7 +182,7 @@ pub async fn update(
         let user = f.user.unwrap_or(target.user_id);
         let resource = f.resource.unwrap_or(target.resource_id);
         if accesses::exists(&mut tx, user, resource, Some(target.id)).await? {
-            return Err(FieldErrors::one("non_field_errors", NOT_UNIQUE));
+            return Err(FieldErrors::one("non_field_errors", not_unique()));
         }
     }
     let new_role = f.role.ok_or_else(|| FieldErrors::one("role", REQUIRED))?;

@@ -23,7 +23,7 @@ use crate::store::rooms::Room;
 use crate::store::users::User;
 
 /// The 403 of the lobby's administrator routes (the reference reuses the recording message, Q5).
-pub const NOT_ADMIN: &str = "You must have privileges to start a recording.";
+pub const NOT_ADMIN: crate::i18n::MsgId = crate::i18n::msg::START_FORBIDDEN;
 
 /// The `request-entry` answer: the participant (`status`, `username`, `id`, `color`), then
 /// `livekit` (a join token when admitted).

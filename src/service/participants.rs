@@ -13,17 +13,13 @@ use crate::domain::participant::{self, PermissionError};
 use crate::domain::permissions::{is_administrator, Role};
 use crate::domain::slug::RoomRef;
 use crate::error::{ApiError, FieldErrors};
+use crate::i18n::msg;
 use crate::livekit::verify::ParticipantClaims;
 use crate::livekit::CallError;
 use crate::state::AppState;
 use crate::store::rooms::Room;
 use crate::store::users::User;
 use crate::store::{accesses, users};
-
-/// 403 for callers without administrator privileges on the room (PRIV403).
-pub const PRIVILEGES: &str = "You must have privileges on room to perform this action.";
-/// 403 for administrators who are not connected to the call (PRESENT403).
-pub const PRESENCE: &str = "You must be connected to the meeting to perform this action.";
 
 /// An answer besides `ApiError`s: a status and its JSON body.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,7 +57,7 @@ async fn require_privileges(state: &AppState, room: &Room, user: &User) -> Resul
     if is_administrator(role_on(state, room, user).await?) {
         Ok(())
     } else {
-        Err(ApiError::ForbiddenMessage(PRIVILEGES.into()))
+        Err(ApiError::ForbiddenMessage(msg::PRIVILEGES_ON_ROOM.into()))
     }
 }
 
@@ -106,7 +102,7 @@ fn identity_field(body: &Map<String, Value>, key: &str, max: Option<usize>, erro
             errors.add(key, NOT_BLANK);
         }
         Some(Value::String(s)) if max.is_some_and(|m| s.chars().count() > m) => {
-            errors.add(key, format!("Ensure this field has no more than {} characters.", max.unwrap_or_default()));
+            errors.add(key, msg::MAX_LENGTH.arg("max_length", max.unwrap_or_default()));
         }
         Some(Value::String(s)) => return s.clone(),
         Some(Value::Number(n)) => return n.to_string(),
@@ -129,7 +125,7 @@ pub async fn update_role(
     require_privileges(state, &room, user).await?;
     let caller_sub = user.sub.clone().unwrap_or_else(|| "None".into());
     if !is_connected(state, &room, &caller_sub).await.unwrap_or(false) {
-        return Err(ApiError::ForbiddenMessage(PRESENCE.into()));
+        return Err(ApiError::ForbiddenMessage(msg::NOT_IN_MEETING.into()));
     }
     let mut errors = FieldErrors::new();
     let identity = identity_field(body, "participant_identity", None, &mut errors);
@@ -236,7 +232,7 @@ fn optional_object(body: &Map<String, Value>, key: &str, errors: &mut FieldError
         None | Some(Value::Null) => None,
         Some(Value::Object(m)) => Some(m.clone()),
         Some(other) => {
-            errors.add(key, format!("Expected a dictionary of items but got type \"{}\".", python_type(other)));
+            errors.add(key, msg::NOT_A_DICT.arg("input_type", python_type(other)));
             None
         }
     }
@@ -308,7 +304,8 @@ pub async fn update(
     require_privileges(state, &room, user).await?;
     // Forbidden permission fields win over every other error (B-PM-5: as JSON).
     let permission = match body.get("permission").map(participant::parse_permission) {
-        Some(Err(PermissionError::Forbidden(message))) => {
+        Some(Err(PermissionError::Forbidden(fields))) => {
+            let message = msg::FORBIDDEN_PERMISSIONS.arg("fields", fields.join(", "));
             tracing::warn!(user = %user.id, room = %room.id, "{message}");
             return Err(FieldErrors::one("permission", message));
         }
@@ -321,25 +318,25 @@ pub async fn update(
     let mut attribute_map = std::collections::HashMap::new();
     if let Some(attrs) = &attributes {
         // B-PM-4: LiveKit attributes are strings; anything else is a 400, not a failed call.
-        let mut bad = Map::new();
+        let mut bad = FieldErrors::new();
         for (k, v) in attrs {
             match v {
                 Value::String(s) => {
                     attribute_map.insert(k.clone(), s.clone());
                 }
                 _ => {
-                    bad.insert(k.clone(), json!([NOT_A_STRING]));
+                    bad.add(k, NOT_A_STRING);
                 }
             }
         }
         if !bad.is_empty() {
-            errors.0.insert("attributes".into(), Value::Object(bad));
+            errors.nested("attributes", bad);
         }
     }
     let permission = match permission {
         Some(Ok(p)) => p,
         Some(Err(PermissionError::Invalid(list))) => {
-            errors.0.insert("permission".into(), Value::Array(list));
+            errors.raw("permission", Value::Array(list));
             None
         }
         Some(Err(PermissionError::Forbidden(_))) | None => None,
@@ -352,10 +349,7 @@ pub async fn update(
     errors.into_result()?;
     let given = |k: &str| body.get(k).is_some_and(|v| !v.is_null() && v != &json!(""));
     if !["metadata", "attributes", "permission", "name"].iter().any(|k| given(k)) {
-        return Err(FieldErrors::one(
-            "non_field_errors",
-            "At least one of the following fields must be provided: metadata, attributes, permission, name.",
-        ));
+        return Err(FieldErrors::one("non_field_errors", msg::PARTICIPANT_UPDATE_EMPTY));
     }
     let update = proto::UpdateParticipantRequest {
         room: lk_room(&room),
@@ -405,7 +399,7 @@ pub async fn toggle_hand(
     require_token_for(&room, claims)?;
     let raised = match body.get("raised") {
         None => return Err(FieldErrors::one("raised", REQUIRED)),
-        Some(v) => participant::drf_bool(v).ok_or_else(|| FieldErrors::one("raised", "Must be a valid boolean."))?,
+        Some(v) => participant::drf_bool(v).ok_or_else(|| FieldErrors::one("raised", msg::INVALID_BOOLEAN))?,
     };
     let value = if raised { participant::python_isoformat(chrono::Utc::now()) } else { String::new() };
     let update = proto::UpdateParticipantRequest {

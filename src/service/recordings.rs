@@ -14,6 +14,7 @@ use crate::domain::permissions::{is_administrator, Role};
 use crate::domain::recording::{self, abilities, status_after_egress, status_after_stop, Mode, Status};
 use crate::domain::slug::RoomRef;
 use crate::error::{ApiError, FieldErrors};
+use crate::i18n::{msg, Msg, MsgId};
 use crate::livekit::egress::{self, EgressError};
 use crate::state::AppState;
 use crate::store::recordings::{self as store, Change, NotifyPlan, Recording};
@@ -21,10 +22,13 @@ use crate::store::users::User;
 use crate::store::{accesses, rooms};
 
 /// 403 of start and stop for callers who are not room administrators (sic "start" for stop too).
-pub const START_FORBIDDEN: &str = "You must have privileges to start a recording.";
-/// The body of the one-recording-per-room conflict (RE-9).
-pub const CONFLICT: &str = "Constraint “unique_initiated_or_active_recording_per_room” is violated.";
+pub const START_FORBIDDEN: MsgId = msg::START_FORBIDDEN;
 const CONSTRAINT: &str = "unique_initiated_or_active_recording_per_room";
+
+/// The body of the one-recording-per-room conflict (RE-9): the model constraint's message.
+pub fn conflict() -> Msg {
+    msg::CONSTRAINT_VIOLATED.arg("name", CONSTRAINT)
+}
 
 /// How start and stop answer besides `ApiError`s: `Done` is 201/200 `{"message"}`, `Failed`
 /// is 500 `{"error"}` (the egress call failed; the state is consistent).
@@ -82,7 +86,7 @@ async fn represent(state: &AppState, rec: Recording) -> Result<RecordingOut, Api
 /// Checks the `mode` of a start body (§4.2 step 5): exactly one of the two values, and one of
 /// `RECORDING_WORKER_CLASSES` (B1: resolved before anything is inserted).
 pub fn parse_mode(state: &AppState, body: &serde_json::Value) -> Result<Mode, ApiError> {
-    let invalid = || ApiError::BadRequest("Invalid request.".into());
+    let invalid = || ApiError::BadRequest(msg::INVALID_REQUEST.into());
     let mode = body.get("mode").and_then(|m| m.as_str()).and_then(Mode::parse).ok_or_else(invalid)?;
     if !state.config.recording_worker_classes.contains_key(mode.as_str()) {
         return Err(invalid());
@@ -110,7 +114,7 @@ pub async fn start(state: &AppState, user: &User, reference: &RoomRef, mode: Mod
             crate::service::reconciler::reconcile_room(state, room.id).await?;
             match store::insert_with_owner(&state.db, room.id, mode.as_str(), user.id).await {
                 Ok(rec) => rec,
-                Err(e) if e.is_conflict(CONSTRAINT) => return Err(FieldErrors::one("__all__", CONFLICT)),
+                Err(e) if e.is_conflict(CONSTRAINT) => return Err(FieldErrors::one("__all__", conflict())),
                 Err(e) => return Err(e.into()),
             }
         }
@@ -157,7 +161,7 @@ pub async fn stop(state: &AppState, user: &User, reference: &RoomRef) -> Result<
         .await?
         .into_iter()
         .next()
-        .ok_or_else(|| ApiError::NotFoundMessage("No active recording found for this room.".into()))?;
+        .ok_or_else(|| ApiError::NotFoundMessage(msg::NO_ACTIVE_RECORDING.into()))?;
     let slug = room.slug.clone().unwrap_or_default();
     let done = Reply::Done(format!("Recording stopped for room {slug}."));
     let failed = Reply::Failed(format!("Recording failed to stop for room {slug}"));
@@ -296,8 +300,8 @@ pub async fn save_file(state: &AppState, rec: &Recording) -> Result<Option<Recor
 pub async fn storage_event(state: &AppState, body: &serde_json::Value) -> Result<String, ApiError> {
     let cfg = &state.config.recording;
     let read = recording::read_storage_event(body, &cfg.s3.bucket, &cfg.output_folder).map_err(|e| match e {
-        recording::EventError::Invalid(m) => ApiError::BadRequest(format!("Invalid request data: {m}")),
-        recording::EventError::Bucket => ApiError::ForbiddenMessage("Invalid bucket specified".into()),
+        recording::EventError::Invalid(m) => ApiError::BadRequest(msg::INVALID_REQUEST_DATA.arg("reason", m)),
+        recording::EventError::Bucket => ApiError::ForbiddenMessage(msg::INVALID_BUCKET.into()),
     })?;
     let (id, key) = match read {
         recording::EventRead::Ignore(why) => return Ok(format!("Ignore this file type, {why}")),
@@ -305,16 +309,12 @@ pub async fn storage_event(state: &AppState, body: &serde_json::Value) -> Result
     };
     let rec = store::get(&state.db, id)
         .await?
-        .ok_or_else(|| ApiError::NotFoundMessage("No recording found for this event.".into()))?;
+        .ok_or_else(|| ApiError::NotFoundMessage(msg::NO_RECORDING_FOR_EVENT.into()))?;
     if key_of(state, &rec) != key {
         // S2: an object named after a recording but not at its key is not its file.
         return Ok(format!("Ignore this file type, '{key}' is not the key of recording {id}"));
     }
-    let not_savable = || {
-        ApiError::ForbiddenMessage(format!(
-            "Recording with ID {id} cannot be saved because it is either, in an error state or has already been saved."
-        ))
-    };
+    let not_savable = || ApiError::ForbiddenMessage(msg::CANNOT_SAVE_RECORDING.arg("id", id));
     let processed = "Event processed.".to_string();
     if rec.status().is_saved() {
         return Ok(processed); // B6: a redelivered event is a success, nothing is sent twice.
@@ -391,13 +391,13 @@ pub async fn media_auth(
     let cfg = &state.config.recording;
     let (id, ext) = recording::parse_media_url(original_url, &cfg.output_folder).map_err(|e| match e {
         recording::MediaUrlError::Forbidden => ApiError::Forbidden,
-        recording::MediaUrlError::UnsupportedExtension => ApiError::BadRequest("Unsupported extension.".into()),
+        recording::MediaUrlError::UnsupportedExtension => ApiError::BadRequest(msg::UNSUPPORTED_EXTENSION.into()),
     })?;
     let rec = store::get(&state.db, id)
         .await?
-        .ok_or_else(|| ApiError::NotFoundMessage("No recording found for this event.".into()))?;
+        .ok_or_else(|| ApiError::NotFoundMessage(msg::NO_RECORDING_FOR_EVENT.into()))?;
     if mode_of(&rec).extension() != ext {
-        return Err(ApiError::NotFoundMessage("No recording found with this extension.".into()));
+        return Err(ApiError::NotFoundMessage(msg::NO_RECORDING_WITH_EXTENSION.into()));
     }
     let role = role_on(state, &rec, user).await?;
     if !abilities(role, rec.status()).retrieve || !rec.status().is_saved() {

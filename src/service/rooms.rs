@@ -20,7 +20,7 @@ use crate::store::{accesses, StoreError};
 /// Longest room name (§3.5).
 pub const NAME_MAX_CHARS: usize = 500;
 /// `{"slug": [...]}` when the slug is taken (M-2, R-8).
-pub const SLUG_TAKEN: &str = "Room with this Slug already exists.";
+pub const SLUG_TAKEN: crate::i18n::MsgId = crate::i18n::msg::ROOM_SLUG_TAKEN;
 /// Prefix of the creation-callback cache keys (§5.5 step 3).
 pub const CALLBACK_KEY_PREFIX: &str = "room-creation-callback_";
 

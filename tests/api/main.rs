@@ -14,6 +14,7 @@ mod cli;
 mod concurrency;
 mod creation_callback;
 mod foundation;
+mod i18n;
 mod lobby;
 mod logout;
 mod marketing;

@@ -1,0 +1,107 @@
+//! Every message id the API can answer, as gettext would key it: the English text, with
+//! `{name}` placeholders for its parameters. A [`MsgId`] can only be made here, so a message the
+//! code emits is necessarily one of these constants, and the catalogue tests iterate [`ALL`].
+
+use super::MsgId;
+
+macro_rules! messages {
+    ($($(#[$doc:meta])* $name:ident = $text:expr;)*) => {
+        $($(#[$doc])* pub const $name: MsgId = MsgId($text);)*
+        /// Every message id, in declaration order.
+        pub const ALL: &[MsgId] = &[$($name),*];
+    };
+}
+
+messages! {
+    // Framework messages, translated by the framework's catalogues.
+    NOT_AUTHENTICATED = "Authentication credentials were not provided.";
+    PERMISSION_DENIED = "You do not have permission to perform this action.";
+    NOT_FOUND = "Not found.";
+    INVALID_PAGE = "Invalid page.";
+    METHOD_NOT_ALLOWED = "Method \"{method}\" not allowed.";
+    UNSUPPORTED_MEDIA_TYPE = "Unsupported media type \"{media_type}\" in request.";
+    THROTTLED = "Request was throttled.";
+    /// Appended to [`THROTTLED`] when the wait is exactly 1 (the plural is chosen by the English
+    /// rule in every language: the framework looks the already formatted text up).
+    THROTTLED_WAIT_ONE = "Expected available in {wait} second.";
+    THROTTLED_WAIT_MANY = "Expected available in {wait} seconds.";
+    SERVER_ERROR = "A server error occurred.";
+    REQUIRED = "This field is required.";
+    NOT_NULL = "This field may not be null.";
+    NOT_BLANK = "This field may not be blank.";
+    NOT_A_STRING = "Not a valid string.";
+    NO_NULL_CHARACTERS = "Null characters are not allowed.";
+    MAX_LENGTH = "Ensure this field has no more than {max_length} characters.";
+    INVALID_CHOICE = "\"{input}\" is not a valid choice.";
+    NOT_A_DICT = "Expected a dictionary of items but got type \"{input_type}\".";
+    PK_DOES_NOT_EXIST = "Invalid pk \"{pk_value}\" - object does not exist.";
+    PK_INCORRECT_TYPE = "Incorrect type. Expected pk value, received {data_type}.";
+    INVALID_BOOLEAN = "Must be a valid boolean.";
+    INVALID_INTEGER = "A valid integer is required.";
+    INVALID_DATA = "Invalid data. Expected a dictionary, but got {datatype}.";
+    UNIQUE_TOGETHER = "The fields {field_names} must make a unique set.";
+    INVALID_UUID = "\u{201c}{value}\u{201d} is not a valid UUID.";
+    /// The model validator's plural form (the limit is a constant above 1).
+    MAX_LENGTH_VALUE = "Ensure this value has at most {limit_value} characters (it has {show_value}).";
+    /// The model's unique message with the (translated) model name "Room" and the label "Slug".
+    ROOM_SLUG_TAKEN = "Room with this Slug already exists.";
+    CONSTRAINT_VIOLATED = "Constraint \u{201c}{name}\u{201d} is violated.";
+    INVALID_EMAIL = "Enter a valid email address.";
+
+    // Meet's messages that Meet translates.
+    MUST_BE_ADMINISTRATOR = "You must be administrator or owner of a room to add accesses to it.";
+    INVALID_SUB = "Enter a valid sub. This value may contain only letters, numbers, and @/./+/-/_ characters.";
+
+    // Messages the reference never marks for translation: English in every catalogue.
+    /// `get_object_or_404`'s message (the model's class name, not its verbose name).
+    NO_MATCH = "No {model} matches the given query.";
+    ONLY_OWNERS = "Only owners of a room can assign other users as owners.";
+    LAST_OWNER = "A resource should keep at least one owner.";
+    ROOM_NAME_RESERVED = "Room name \"{name}\" is reserved.";
+    ROOM_NAME_NO_ALPHANUMERIC = "Room name \"{name}\" must contain at least one ASCII letter or digit.";
+    JSON_PARSE_ERROR = "JSON parse error - {detail}";
+    CSRF_FAILED = "CSRF Failed: {reason}";
+    CSRF_BAD_ORIGIN = "Origin checking failed - {origin} does not match any trusted origins.";
+    CSRF_NO_REFERER = "Referer checking failed - no Referer.";
+    CSRF_MALFORMED_REFERER = "Referer checking failed - Referer is malformed.";
+    CSRF_INSECURE_REFERER = "Referer checking failed - Referer is insecure while host is secure.";
+    CSRF_BAD_REFERER = "Referer checking failed - {referer} does not match any trusted origins.";
+    CSRF_NO_COOKIE = "CSRF cookie not set.";
+    CSRF_COOKIE_INCORRECT_LENGTH = "CSRF cookie has incorrect length.";
+    CSRF_COOKIE_INVALID_CHARACTERS = "CSRF cookie has invalid characters.";
+    CSRF_TOKEN_MISSING = "CSRF token missing.";
+    CSRF_HEADER_INCORRECT_LENGTH = "CSRF token from the 'X-Csrftoken' HTTP header has incorrect length.";
+    CSRF_HEADER_INVALID_CHARACTERS = "CSRF token from the 'X-Csrftoken' HTTP header has invalid characters.";
+    CSRF_HEADER_INCORRECT = "CSRF token from the 'X-Csrftoken' HTTP header incorrect.";
+    BEARER_NO_CREDENTIALS = "Invalid \"bearer\" header: No credentials provided.";
+    BEARER_SPACES = "Invalid \"bearer\" header: Credentials string should not contain spaces.";
+    LOGIN_FAILED = "Login failed";
+    LOGIN_NO_USER = "Login failed: No user found for the given access token.";
+    /// A text from an outside system (the identity provider's `error_description`), as received.
+    VERBATIM = "{text}";
+    RECORDING_DISABLED = "Access denied, recording is disabled.";
+    STORAGE_EVENT_DISABLED = "Access denied, storage event is disabled.";
+    START_FORBIDDEN = "You must have privileges to start a recording.";
+    NO_ACTIVE_RECORDING = "No active recording found for this room.";
+    NO_RECORDING_FOR_EVENT = "No recording found for this event.";
+    NO_RECORDING_WITH_EXTENSION = "No recording found with this extension.";
+    UNSUPPORTED_EXTENSION = "Unsupported extension.";
+    INVALID_REQUEST = "Invalid request.";
+    INVALID_REQUEST_DATA = "Invalid request data: {reason}";
+    INVALID_BUCKET = "Invalid bucket specified";
+    CANNOT_SAVE_RECORDING = "Recording with ID {id} cannot be saved because it is either, in an error state or has already been saved.";
+    STORAGE_TOKEN_NOT_CONFIGURED = "Authentication is enabled but token is not configured.";
+    STORAGE_AUTHORIZATION_REQUIRED = "Authorization header is required";
+    INVALID_AUTHORIZATION_HEADER = "Invalid authorization header.";
+    INVALID_TOKEN = "Invalid token";
+    PRIVILEGES_ON_ROOM = "You must have privileges on room to perform this action.";
+    NOT_IN_MEETING = "You must be connected to the meeting to perform this action.";
+    LIVEKIT_AUTHORIZATION_HEADER = "Authorization header must be: Bearer <token>";
+    INVALID_LIVEKIT_TOKEN = "Invalid LiveKit token: {reason}";
+    FORBIDDEN_PERMISSIONS = "Setting the following participant permissions is not allowed: {fields}.";
+    PARTICIPANT_UPDATE_EMPTY = "At least one of the following fields must be provided: metadata, attributes, permission, name.";
+
+    // This implementation's own answers (no reference text): English in every catalogue.
+    PAYLOAD_TOO_LARGE = "Request body is too large.";
+    UNAVAILABLE = "Service temporarily unavailable: the {dependency} cannot be reached.";
+}
