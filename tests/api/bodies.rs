@@ -58,7 +58,7 @@ fn room_path(id: impl std::fmt::Display) -> String {
 }
 
 #[tokio::test]
-async fn s2_2_r_5_multipart_creates_a_room_like_json() {
+async fn s2_2_r_6_multipart_creates_a_room_like_json() {
     let app = spawn(&[]).await;
     let (_, c) = app.logged_in("form-create@example.com").await;
     let r = send_form(
@@ -82,7 +82,7 @@ async fn s2_2_r_5_multipart_creates_a_room_like_json() {
 }
 
 #[tokio::test]
-async fn s2_2_r_23_r_27_multipart_updates_a_room_put_and_patch() {
+async fn s2_2_r_25_r_27_multipart_updates_a_room_put_and_patch() {
     let app = spawn(&[]).await;
     let (room, [_, admin, _]) = room_with_roles(&app, "Form Update", "public").await;
     let c = app.client_for(&admin).await;
@@ -109,7 +109,7 @@ async fn s2_2_r_23_r_27_multipart_updates_a_room_put_and_patch() {
 }
 
 #[tokio::test]
-async fn s2_2_ra_11_multipart_creates_an_access() {
+async fn s2_2_ra_14_multipart_creates_an_access() {
     let app = spawn(&[]).await;
     let (owner, c) = app.logged_in("form-owner@example.com").await;
     let room = create_room(&app, "Form Access", "public").await;
@@ -188,7 +188,7 @@ async fn s2_2_r_10_multipart_validation_errors_match_json() {
 }
 
 #[tokio::test]
-async fn s2_2_l_19_lobby_bodies_coerce_strings_as_drf_fields_do() {
+async fn s2_2_l_1_l_7_l_24_lobby_bodies_coerce_strings_as_drf_fields_do() {
     let lk = LiveKitDouble::start().await;
     let vars: Vec<(&str, String)> = lk.vars();
     let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
