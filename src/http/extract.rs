@@ -1,6 +1,8 @@
 //! Extractors: who calls (`Caller`, with session + CSRF rules), where the request came from
 //! (`Origin`), and the request body in DRF's accepted content types (`Body`).
 
+mod multipart;
+
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -193,8 +195,10 @@ pub fn check_csrf(headers: &HeaderMap, state: &AppState) -> Result<(), ApiError>
     Ok(())
 }
 
-/// A request body parsed as DRF would: JSON (or an empty body) into a JSON value; other content
-/// types are a 415; malformed JSON a 400; bodies over `MEET_MAX_BODY_BYTES` a 413.
+/// A request body parsed as the reference's parsers would (users-auth-rooms §2.2): JSON (or an
+/// empty body) into a JSON value; `multipart/form-data` into an object of strings (see
+/// [`multipart`]) validated like JSON; other content types, `application/x-www-form-urlencoded`
+/// included, are a 415; malformed JSON or multipart a 400; bodies over `MEET_MAX_BODY_BYTES` a 413.
 #[derive(Debug)]
 pub struct Body(pub Value);
 
@@ -211,12 +215,15 @@ impl FromRequest<AppState> for Body {
             return Ok(Body(Value::Object(Default::default())));
         }
         let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-        if media != "application/json" && !media.ends_with("+json") {
-            return Err(ApiError::UnsupportedMediaType(content_type));
+        if media == "application/json" || media.ends_with("+json") {
+            return serde_json::from_slice(&bytes)
+                .map(Body)
+                .map_err(|e| ApiError::BadRequest(msg::JSON_PARSE_ERROR.arg("detail", e)));
         }
-        serde_json::from_slice(&bytes)
-            .map(Body)
-            .map_err(|e| ApiError::BadRequest(msg::JSON_PARSE_ERROR.arg("detail", e)))
+        if media == "multipart/form-data" {
+            return multipart::parse(&content_type, bytes).await.map(Body);
+        }
+        Err(ApiError::UnsupportedMediaType(content_type))
     }
 }
 

@@ -94,6 +94,7 @@ messages! {
     STORAGE_AUTHORIZATION_REQUIRED = "Authorization header is required";
     INVALID_AUTHORIZATION_HEADER = "Invalid authorization header.";
     INVALID_TOKEN = "Invalid token";
+    MULTIPART_PARSE_ERROR = "Multipart form parse error - {detail}";
     PRIVILEGES_ON_ROOM = "You must have privileges on room to perform this action.";
     NOT_IN_MEETING = "You must be connected to the meeting to perform this action.";
     LIVEKIT_AUTHORIZATION_HEADER = "Authorization header must be: Bearer <token>";

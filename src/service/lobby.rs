@@ -1,7 +1,9 @@
 //! Lobby use-cases (lobby-livekit §4) over the cache. Every state change is one atomic cache
 //! operation, so two instances (or two administrators, or a poll and a decision) can act at the
 //! same moment safely:
-//! - a new waiter is created with set-if-absent, and only the winner notifies LiveKit (R-LK4);
+//! - a new waiter is created with set-if-absent, and only the winner notifies LiveKit (R-LK4),
+//!   coalesced per room through set-if-absent windows, with a trailing notification for waiters
+//!   who arrive inside one (S-LK4, see [`notify`]);
 //! - a poll refreshes the TTL only if the stored value is still the `waiting` value it read
 //!   (compare-and-set), so it can never shorten a decision (R-LK2);
 //! - a decision is a compare-and-set loop on the entry: 404 when it is missing (R-LK3);
@@ -187,16 +189,12 @@ pub async fn request_entry(
                 if !state.cache.set_nx(&key, &entry.to_json(), Some(waiting_ttl)).await? {
                     continue; // a concurrent first poll with the same cookie won: read its entry
                 }
-                let index_ttl = state.config.lobby_accepted_timeout.max(waiting_ttl) + Duration::from_secs(60);
-                state.cache.index_add(&index_key(state, room), pid, now_ms(), Some(index_ttl)).await?;
-                // Waiters who stop polling leave their id in the index until an administrator's
-                // listing prunes it. Prune the oldest ids now and then here too, so that a room
-                // nobody administers cannot collect ids without bound: 200 ids per 32 arrivals on
-                // average, far more than arrive.
-                if rand::random::<u8>() < 8 {
-                    prune_oldest(state, room, 200).await?;
-                }
-                notify(state, room).await;
+                // The rest of the arrival runs in its own task, started in the same poll as the
+                // entry's creation: a client hanging up cannot leave a stored waiter unindexed
+                // or unannounced.
+                let arrival =
+                    tokio::spawn(arrive(state.clone(), room, pid.to_string()).instrument(tracing::Span::current()));
+                arrival.await.map_err(ApiError::internal)??;
                 return Ok(Outcome { entry, admitted: false });
             }
             Some((raw, e)) => match e.status {
@@ -214,31 +212,108 @@ pub async fn request_entry(
     Err(ApiError::Unavailable("cache"))
 }
 
-/// Tells the room someone is waiting, at most once per room per second across every instance
-/// (S-LK4), in the background with a bounded time (E1): a LiveKit outage never fails the
-/// request; failures are logged.
-async fn notify(state: &AppState, room: Uuid) {
-    let gate = format!("{}_notified_{}", state.config.lobby_key_prefix, room);
-    match state.cache.set_nx(&gate, "1", Some(Duration::from_secs(1))).await {
-        Ok(true) => {}
-        Ok(false) => return,
+/// What follows the creation of a waiting entry: index it (P1), prune now and then, and
+/// schedule the room's notification (R-LK1: after the entry is stored).
+async fn arrive(state: AppState, room: Uuid, pid: String) -> Result<(), ApiError> {
+    let waiting_ttl = state.config.lobby_waiting_timeout;
+    let index_ttl = state.config.lobby_accepted_timeout.max(waiting_ttl) + Duration::from_secs(60);
+    state.cache.index_add(&index_key(&state, room), &pid, now_ms(), Some(index_ttl)).await?;
+    let span = tracing::info_span!("lobby_notify", room.id = %room);
+    tokio::spawn(notify(state.clone(), room).instrument(span));
+    // Waiters who stop polling leave their id in the index until an administrator's listing
+    // prunes it. Prune the oldest ids now and then here too, so that a room nobody administers
+    // cannot collect ids without bound: 200 ids per 32 arrivals on average, far more than arrive.
+    if rand::random::<u8>() < 8 {
+        prune_oldest(&state, room, 200).await?;
+    }
+    Ok(())
+}
+
+/// Length of the notification window of a room (S-LK4).
+const NOTIFY_WINDOW: Duration = Duration::from_secs(1);
+/// How long a scheduled trailing notification may wait for its window before it is sent anyway
+/// (and how long its marker lives if its instance dies).
+const TRAILING_LIMIT: Duration = Duration::from_secs(5);
+
+/// Tells the room someone is waiting (S-LK4), at most once per room per window across every
+/// instance, and never losing a waiter: the frontend polls the waiting list only after a
+/// notification and stops at the first empty list, so a waiter who arrives inside the window of
+/// the last notification is announced by a trailing one, sent when that window ends.
+///
+/// Both steps are single atomic cache operations, so instances sharing the cache coordinate:
+/// - the window is a key set-if-absent with a one-second TTL: its creator sends now;
+/// - inside a window, the arrival sets a `pending` key set-if-absent: its creator waits for the
+///   window's end, takes the next window, deletes `pending` and only then sends. An arrival that
+///   finds `pending` already set was stored before that delete, hence before that send.
+///
+/// Cache trouble sends at once rather than strand a waiter. Runs in its own task: LiveKit's
+/// time bound (E1) and the wait never delay or fail the request.
+async fn notify(state: AppState, room: Uuid) {
+    let window = format!("{}_notified_{}", state.config.lobby_key_prefix, room);
+    let pending = format!("{}_notify_pending_{}", state.config.lobby_key_prefix, room);
+    match open_window(&state, &window).await {
+        Ok(true) => return send_notification(&state, room).await,
+        Ok(false) => {}
         Err(e) => {
-            tracing::warn!(error = %e, "lobby notification gate unavailable; notifying anyway");
+            tracing::warn!(error = %e, "lobby notification window unavailable; notifying now");
+            return send_notification(&state, room).await;
         }
     }
-    let livekit = state.livekit.clone();
-    let kind = state.config.lobby_notification_type.clone();
-    let span = tracing::info_span!("lobby_notify", room.id = %room);
-    tokio::spawn(
-        async move {
-            match livekit.notify_waiting(&room.to_string(), &kind).await {
-                Ok(true) => tracing::debug!("participants notified"),
-                Ok(false) => tracing::debug!("room not running in LiveKit: nobody to notify"),
-                Err(e) => tracing::warn!(error = %e, "lobby notification failed"),
+    match state.cache.set_nx(&pending, "1", Some(TRAILING_LIMIT)).await {
+        Ok(true) => {}
+        Ok(false) => return, // a trailing notification is already scheduled
+        Err(e) => tracing::warn!(error = %e, "lobby notification marker unavailable; scheduling anyway"),
+    }
+    let give_up = tokio::time::Instant::now() + TRAILING_LIMIT;
+    loop {
+        tokio::time::sleep(window_left(&state, &window).await).await;
+        match open_window(&state, &window).await {
+            Ok(true) => break,
+            // Another arrival opened the next window first; its notification may precede
+            // waiters who rely on ours: wait for that window too.
+            Ok(false) if tokio::time::Instant::now() < give_up => {}
+            Ok(false) => {
+                tracing::warn!("lobby notification window never free; notifying anyway");
+                break;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "lobby notification window unavailable; notifying now");
+                break;
             }
         }
-        .instrument(span),
-    );
+    }
+    if let Err(e) = state.cache.delete(&pending).await {
+        tracing::warn!(error = %e, "lobby notification marker not deleted");
+    }
+    send_notification(&state, room).await;
+}
+
+/// Opens the room's notification window if none is open; true when this call opened it. The
+/// value is the opening time, so that a trailing notification knows when it ends.
+async fn open_window(state: &AppState, window: &str) -> Result<bool, crate::cache::CacheError> {
+    state.cache.set_nx(window, &now_ms().to_string(), Some(NOTIFY_WINDOW)).await
+}
+
+/// How long until the open window ends (bounded; polled again while the key lives on).
+async fn window_left(state: &AppState, window: &str) -> Duration {
+    let window_ms = NOTIFY_WINDOW.as_millis() as i64;
+    match state.cache.get(window).await {
+        Ok(None) => Duration::ZERO,
+        Ok(Some(opened)) => {
+            let left = opened.parse::<i64>().map(|t| t + window_ms - now_ms()).unwrap_or(window_ms);
+            Duration::from_millis(left.clamp(20, window_ms) as u64)
+        }
+        Err(_) => Duration::from_millis(100),
+    }
+}
+
+/// One notification attempt, bounded in time (E1); failures are logged.
+async fn send_notification(state: &AppState, room: Uuid) {
+    match state.livekit.notify_waiting(&room.to_string(), &state.config.lobby_notification_type).await {
+        Ok(true) => tracing::debug!("participants notified"),
+        Ok(false) => tracing::debug!("room not running in LiveKit: nobody to notify"),
+        Err(e) => tracing::warn!(error = %e, "lobby notification failed"),
+    }
 }
 
 /// Drops from the room's index the oldest `limit` ids whose entry is gone.

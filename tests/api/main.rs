@@ -8,6 +8,7 @@ mod accesses;
 mod auth;
 mod authz_matrix;
 mod bearer;
+mod bodies;
 mod cache_contract;
 mod cancellation;
 mod cli;
