@@ -114,8 +114,19 @@ async fn h1_creations_whose_clients_reset_leave_writes_working() {
     let (_, client) = app.logged_in("storm@example.com").await;
     let took = storm(&app, &client, "POST", "/api/v1.0/rooms/", 360, 48).await;
     let during = room_count(&app).await;
+    // The abandoned requests run to their end: wait (bounded) until they are done, so that what
+    // follows measures lasting damage, not the tail of the storm.
+    let mut last = during;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = room_count(&app).await;
+        if now == last {
+            break;
+        }
+        last = now;
+    }
     eprintln!(
-        "storm: {during} rooms created by 360 abandoned requests in {:.2} s ({:.0}/s)",
+        "storm: {during} rooms created by 360 abandoned requests in {:.2} s ({:.0}/s), {last} once drained",
         took.as_secs_f64(),
         during as f64 / took.as_secs_f64()
     );
@@ -125,8 +136,10 @@ async fn h1_creations_whose_clients_reset_leave_writes_working() {
         let r = client.post("/api/v1.0/rooms/", &json!({"name": format!("after the storm {n}")})).await;
         let took = started.elapsed();
         assert_eq!(r.status, 201, "creation {n} after the storm: {}", r.text);
-        // A stranded transaction makes every writer wait for the 10 s busy time-out, then fail.
-        assert!(took < Duration::from_secs(2), "creation {n} after the storm took {took:?}");
+        // A stranded transaction makes every writer wait for the 10 s busy time-out, then fail
+        // (or fail at once); a healthy server answers in milliseconds (the bound leaves room for
+        // a loaded CI machine running the suite in parallel).
+        assert!(took < Duration::from_secs(5), "creation {n} after the storm took {took:?}");
     }
     eprintln!("after the storm: 5 creations in {:.0} ms", after.elapsed().as_secs_f64() * 1000.0);
     assert_eq!(rooms_without_owner(&app).await, 0, "a room was left without its owner access");
@@ -180,5 +193,5 @@ async fn h1_reads_whose_clients_reset_are_harmless() {
     let started = Instant::now();
     let r = client.post("/api/v1.0/rooms/", &json!({"name": "after reads"})).await;
     assert_eq!(r.status, 201, "{}", r.text);
-    assert!(started.elapsed() < Duration::from_secs(2), "write after the read storm took {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(5), "write after the read storm took {:?}", started.elapsed());
 }
