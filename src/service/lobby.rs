@@ -27,7 +27,7 @@ pub const NOT_ADMIN: &str = "You must have privileges to start a recording.";
 
 /// The `request-entry` answer: the participant (`status`, `username`, `id`, `color`), then
 /// `livekit` (a join token when admitted).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Admission {
     #[serde(flatten)]
     pub entry: Entry,

@@ -16,6 +16,7 @@ mod foundation;
 mod lobby;
 mod logout;
 mod marketing;
+mod openapi;
 mod outage;
 mod recordings;
 mod room_tokens;
