@@ -8,8 +8,9 @@ use crate::error::FieldErrors;
 use crate::i18n::msg;
 
 /// Where a participant stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(rename = "LobbyStatus")]
 pub enum Status {
     Waiting,
     Accepted,
@@ -18,7 +19,8 @@ pub enum Status {
 
 /// One browser waiting for, or having received, a decision for one room. Field order is the
 /// wire order: `status`, `username`, `id`, `color`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "LobbyParticipant")]
 pub struct Entry {
     pub status: Status,
     pub username: String,

@@ -98,6 +98,8 @@ pub enum Mode {
 }
 
 impl Mode {
+    pub const ALL: [Mode; 2] = [Mode::ScreenRecording, Mode::Transcript];
+
     pub fn parse(s: &str) -> Option<Mode> {
         match s {
             "screen_recording" => Some(Mode::ScreenRecording),

@@ -6,8 +6,9 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
-use serde_json::json;
+use serde::Serialize;
 
+use super::bodies::MessageOut;
 use super::client_ip::ClientIp;
 use super::extract::{cookie, Body, Caller};
 use super::rooms::room_ref;
@@ -20,17 +21,50 @@ use crate::state::AppState;
 pub fn routes() -> Vec<ApiRoute> {
     vec![
         ApiRoute::new("/api/v1.0/rooms/{id}/request-entry/", "Room", ViewAuth::Any, post(request_entry))
-            .doc(Method::POST, "Ask to enter a room: join at once, or wait in its lobby (poll every second)"),
+            .doc(Method::POST, "Ask to enter a room: join at once, or wait in its lobby (poll every second)")
+            .body::<EntryRequestIn>()
+            .returns::<svc::Admission>(200)
+            .errors(&[404, 429]),
         ApiRoute::new("/api/v1.0/rooms/{id}/waiting-participants/", "Room", ViewAuth::User, get(waiting_participants))
-            .doc(Method::GET, "Participants waiting in the room's lobby (administrators)"),
+            .doc(Method::GET, "Participants waiting in the room's lobby (administrators)")
+            .returns::<WaitingOut>(200)
+            .errors(&[403, 404]),
         ApiRoute::new("/api/v1.0/rooms/{id}/enter/", "Room", ViewAuth::User, post(enter))
-            .doc(Method::POST, "Accept or deny a waiting participant (administrators)"),
+            .doc(Method::POST, "Accept or deny a waiting participant (administrators)")
+            .body::<EntryDecisionIn>()
+            .returns::<MessageOut>(200)
+            .returns::<MessageOut>(404)
+            .errors(&[403, 404]),
     ]
+}
+
+/// The body of `request-entry`, as `domain::lobby::parse_username` reads it (a number is also
+/// taken, as its string).
+#[derive(Debug, schemars::JsonSchema)]
+pub struct EntryRequestIn {
+    /// Trimmed; not blank; at most `MEET_LOBBY_USERNAME_MAX_LENGTH` characters.
+    #[schemars(length(min = 1))]
+    pub username: String,
+}
+
+/// The body of `enter`, as `domain::lobby::parse_decision` reads it (DRF's boolean parsing also
+/// takes `"true"`, `1`, …).
+#[derive(Debug, schemars::JsonSchema)]
+pub struct EntryDecisionIn {
+    #[schemars(length(min = 1))]
+    pub participant_id: String,
+    pub allow_entry: bool,
+}
+
+/// The answer of `waiting-participants`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct WaitingOut {
+    pub participants: Vec<lobby::Entry>,
 }
 
 /// Message bodies of `enter` use `message`, not `detail` (Q6).
 fn message(status: StatusCode, text: &str) -> Response {
-    json_response(status, &json!({ "message": text }))
+    super::rooms::respond(status, &MessageOut::new(text))
 }
 
 /// `POST /api/v1.0/rooms/{id}/request-entry/`: lobby-livekit §4.4. Order: authentication, throttle
@@ -76,7 +110,7 @@ async fn waiting_participants(
     let user = caller.require_user()?;
     let room = crate::service::rooms::find(&state, &room_ref(id)?).await?;
     let participants = svc::waiting_for_admin(&state, &room, user).await?;
-    Ok(json_response(StatusCode::OK, &json!({ "participants": participants })))
+    Ok(super::rooms::respond(StatusCode::OK, &WaitingOut { participants }))
 }
 
 /// `POST /api/v1.0/rooms/{id}/enter/`: lobby-livekit §4.6. Order: authentication, body, room,

@@ -16,9 +16,11 @@ use crate::state::AppState;
 pub fn routes() -> Vec<ApiRoute> {
     vec![
         ApiRoute::new("/api/v1.0/", "Api Root", ViewAuth::Any, get(root))
-            .doc(Method::GET, "Links to the API's collections"),
+            .doc(Method::GET, "Links to the API's collections")
+            .returns::<ApiRootOut>(200),
         ApiRoute::new("/api/v1.0/config/", "Config", ViewAuth::Any, get(config))
             .doc(Method::GET, "Settings the frontend needs (recording, analytics, support)")
+            .returns::<FrontendConfigOut>(200)
             .no_head(),
     ]
 }
@@ -56,4 +58,40 @@ pub fn frontend_config(c: &Config) -> Bytes {
         "silence_livekit_debug_logs": c.frontend_silence_livekit_debug,
     });
     Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+}
+
+/// The schema of the `GET /api/v1.0/` body (absolute URLs). The OpenAPI tests check that the
+/// answer has exactly these keys.
+#[derive(Debug, schemars::JsonSchema)]
+#[schemars(rename = "ApiRoot")]
+pub struct ApiRootOut {
+    pub users: String,
+    pub rooms: String,
+    pub recordings: String,
+    #[serde(rename = "resource-accesses")]
+    pub resource_accesses: String,
+}
+
+/// The schema of the `/config/` body built by [`frontend_config`]. The OpenAPI tests check that
+/// the answer has exactly these keys.
+#[derive(Debug, schemars::JsonSchema)]
+#[schemars(rename = "FrontendConfig")]
+pub struct FrontendConfigOut {
+    #[serde(rename = "LANGUAGE_CODE")]
+    pub language_code: String,
+    pub recording: RecordingConfigOut,
+    /// `FRONTEND_ANALYTICS`, as configured.
+    pub analytics: serde_json::Map<String, Value>,
+    /// `FRONTEND_SUPPORT`, as configured.
+    pub support: serde_json::Map<String, Value>,
+    pub silence_livekit_debug_logs: bool,
+}
+
+/// The `recording` part of [`FrontendConfigOut`].
+#[derive(Debug, schemars::JsonSchema)]
+#[schemars(rename = "RecordingConfig")]
+pub struct RecordingConfigOut {
+    pub is_enabled: bool,
+    /// The keys of `RECORDING_WORKER_CLASSES`.
+    pub available_modes: Vec<String>,
 }

@@ -3,6 +3,7 @@
 //! headers, the DRF 405s and the OpenAPI document are all derived from that one table.
 
 pub mod auth;
+pub mod bodies;
 pub mod client_ip;
 pub mod extract;
 pub mod health;
@@ -45,6 +46,49 @@ pub enum ViewAuth {
     UserForUnsafe,
 }
 
+/// Produces the JSON Schema of one type (a `$ref` into the document's components for named
+/// types): how a route entry names its request and response types.
+pub type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+
+/// The [`SchemaFn`] of `T`.
+pub fn schema_of<T: schemars::JsonSchema>(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    generator.subschema_for::<T>()
+}
+
+/// How an operation reads its request body.
+#[derive(Clone, Copy)]
+pub enum RequestBody {
+    /// Through [`extract::Body`]: JSON only (415 otherwise), 400 when malformed, 413 when too big.
+    Json(SchemaFn),
+    /// Raw bytes checked by the handler itself (signed webhooks): only the documented answers.
+    Raw(SchemaFn),
+}
+
+/// One documented method of a route: what it reads and every answer it can give besides the
+/// ones all operations share (401, 503, the CSRF 403 of unsafe methods, the body's 400/413/415).
+pub struct Operation {
+    pub method: Method,
+    /// One-line summary.
+    pub summary: &'static str,
+    pub body: Option<RequestBody>,
+    /// Documented statuses; several entries for one status are alternatives.
+    pub responses: Vec<(u16, Answer)>,
+    /// Query parameters: name and description.
+    pub query: Vec<(&'static str, &'static str)>,
+}
+
+/// What an operation answers with one status.
+#[derive(Clone, Copy)]
+pub enum Answer {
+    /// The API's error shape ([`crate::error::ApiError`]): field errors or `{"detail"}` for a 400,
+    /// `{"detail"}` otherwise.
+    Error,
+    /// A JSON body of this schema.
+    Body(SchemaFn),
+    /// No body (204).
+    Empty,
+}
+
 /// One path of the API.
 pub struct ApiRoute {
     /// axum path syntax, e.g. `/api/v1.0/rooms/{id}/`.
@@ -52,8 +96,8 @@ pub struct ApiRoute {
     /// Name shown by OPTIONS and used as the OpenAPI tag.
     pub name: &'static str,
     pub auth: ViewAuth,
-    /// The methods served, each with a one-line summary for the OpenAPI document.
-    pub methods: Vec<(Method, &'static str)>,
+    /// The methods served, each with what the OpenAPI document says of it.
+    pub methods: Vec<Operation>,
     /// HEAD is served where GET is, except where the reference refuses it (`/config/`).
     pub head: bool,
     pub handler: MethodRouter<AppState>,
@@ -64,9 +108,54 @@ impl ApiRoute {
         ApiRoute { path, name, auth, methods: Vec::new(), head: true, handler }
     }
 
+    /// Documents `method` (served by the handler); the calls that follow describe it.
     pub fn doc(mut self, method: Method, summary: &'static str) -> Self {
-        self.methods.push((method, summary));
+        self.methods.push(Operation { method, summary, body: None, responses: Vec::new(), query: Vec::new() });
         self
+    }
+
+    /// Applies `f` to the last documented method (`doc` comes first in every route entry; the
+    /// OpenAPI tests check that every operation documents its answers).
+    fn with_last(mut self, f: impl FnOnce(&mut Operation)) -> Self {
+        if let Some(op) = self.methods.last_mut() {
+            f(op);
+        }
+        self
+    }
+
+    /// The last documented method reads a JSON body of type `T` (through [`extract::Body`]).
+    pub fn body<T: schemars::JsonSchema>(self) -> Self {
+        self.with_last(|op| op.body = Some(RequestBody::Json(schema_of::<T>)))
+    }
+
+    /// The last documented method reads a body of type `T` checked by the handler itself.
+    pub fn raw_body<T: schemars::JsonSchema>(self) -> Self {
+        self.with_last(|op| op.body = Some(RequestBody::Raw(schema_of::<T>)))
+    }
+
+    /// The last documented method answers `status` with a `T` body.
+    pub fn returns<T: schemars::JsonSchema>(self, status: u16) -> Self {
+        self.with_last(|op| op.responses.push((status, Answer::Body(schema_of::<T>))))
+    }
+
+    /// The last documented method answers `status` without a body.
+    pub fn returns_nothing(self, status: u16) -> Self {
+        self.with_last(|op| op.responses.push((status, Answer::Empty)))
+    }
+
+    /// The last documented method can answer these statuses with the API's error shape.
+    pub fn errors(self, statuses: &[u16]) -> Self {
+        self.with_last(|op| op.responses.extend(statuses.iter().map(|s| (*s, Answer::Error))))
+    }
+
+    /// The last documented method reads the query parameter `name`.
+    pub fn query(self, name: &'static str, description: &'static str) -> Self {
+        self.with_last(|op| op.query.push((name, description)))
+    }
+
+    /// [`Self::query`] for DRF's page-number pagination (404 `Invalid page.` for a bad page).
+    pub fn paginated(self) -> Self {
+        self.query("page", "Page number (from 1) or `last`").errors(&[404])
     }
 
     pub fn no_head(mut self) -> Self {
@@ -78,8 +167,8 @@ impl ApiRoute {
     pub fn allow(&self) -> String {
         let order = [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE];
         let mut out: Vec<&str> =
-            order.iter().filter(|m| self.methods.iter().any(|(x, _)| x == *m)).map(Method::as_str).collect();
-        if self.head && self.methods.iter().any(|(m, _)| m == Method::GET) {
+            order.iter().filter(|m| self.methods.iter().any(|op| op.method == **m)).map(Method::as_str).collect();
+        if self.head && self.methods.iter().any(|op| op.method == Method::GET) {
             out.push("HEAD");
         }
         out.push("OPTIONS");

@@ -61,7 +61,8 @@ pub fn page_sized(uri: &Uri, origin: &Origin, count: u64, size: u64) -> Result<P
 }
 
 /// DRF's paginated body.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "{T}Page")]
 pub struct Paginated<T: Serialize> {
     pub count: u64,
     pub next: Option<String>,

@@ -12,6 +12,7 @@ use axum::routing::{get, post};
 use serde_json::json;
 use uuid::Uuid;
 
+use super::bodies::{ErrorOut, MessageOut};
 use super::extract::{Body, Caller, Origin};
 use super::pagination::{self, Paginated};
 use super::{ApiRoute, ViewAuth};
@@ -23,30 +24,96 @@ use crate::state::AppState;
 pub fn routes() -> Vec<ApiRoute> {
     vec![
         ApiRoute::new("/api/v1.0/rooms/{id}/start-recording/", "Room", ViewAuth::User, post(start_recording))
-            .doc(Method::POST, "Start recording the room (room administrators)"),
+            .doc(Method::POST, "Start recording the room (room administrators)")
+            .body::<RecordingStartIn>()
+            .returns::<MessageOut>(201)
+            .returns::<ErrorOut>(500)
+            .errors(&[403, 404]),
         ApiRoute::new("/api/v1.0/rooms/{id}/stop-recording/", "Room", ViewAuth::User, post(stop_recording))
-            .doc(Method::POST, "Stop the room's active recording (room administrators)"),
+            .doc(Method::POST, "Stop the room's active recording (room administrators)")
+            .returns::<MessageOut>(200)
+            .returns::<ErrorOut>(500)
+            .errors(&[403, 404]),
         ApiRoute::new("/api/v1.0/recordings/", "Recording", ViewAuth::User, get(list))
-            .doc(Method::GET, "The recordings the caller has an access to"),
+            .doc(Method::GET, "The recordings the caller has an access to")
+            .returns::<Paginated<recordings::RecordingOut>>(200)
+            .paginated()
+            .query("page_size", "Items per page (at most 100; 20 by default)"),
         ApiRoute::new(
             "/api/v1.0/recordings/storage-hook/",
             "Recording",
             ViewAuth::Any,
             post(storage_hook).get(storage_hook).put(storage_hook).patch(storage_hook).delete(storage_hook),
         )
-        .doc(Method::POST, "Object-store event: a recording file was written (bearer token)"),
+        .doc(Method::POST, "Object-store event: a recording file was written (bearer token)")
+        .body::<StorageEventIn>()
+        .returns::<MessageOut>(200)
+        .errors(&[403, 404]),
         ApiRoute::new("/api/v1.0/recordings/media-auth/", "Recording", ViewAuth::User, get(media_auth))
-            .doc(Method::GET, "nginx auth_request: authorize a media download and sign it for S3"),
+            .doc(Method::GET, "nginx auth_request: authorize a media download and sign it for S3")
+            .returns::<MediaAuthOut>(200)
+            .errors(&[400, 403, 404]),
         ApiRoute::new("/api/v1.0/recordings/{id}/", "Recording", ViewAuth::User, get(retrieve).delete(destroy))
             .doc(Method::GET, "A recording (its administrators)")
-            .doc(Method::DELETE, "Delete a finished recording (its administrators)"),
+            .returns::<recordings::RecordingOut>(200)
+            .errors(&[403, 404])
+            .doc(Method::DELETE, "Delete a finished recording (its administrators)")
+            .returns_nothing(204)
+            .errors(&[403, 404]),
     ]
 }
 
+/// The body of `start-recording`, as `service::recordings::parse_mode` reads it (a mode of
+/// `RECORDING_WORKER_CLASSES`; anything else is a 400 `Invalid request.`).
+#[derive(Debug, schemars::JsonSchema)]
+pub struct RecordingStartIn {
+    pub mode: crate::domain::recording::Mode,
+}
+
+/// The object-store event notification (S3 / MinIO), the parts `domain::recording::
+/// read_storage_event` reads: the first record's bucket, object key and content type.
+#[derive(Debug, schemars::JsonSchema)]
+pub struct StorageEventIn {
+    #[serde(rename = "Records")]
+    #[schemars(length(min = 1))]
+    pub records: Vec<StorageRecord>,
+}
+
+/// One record of a [`StorageEventIn`].
+#[derive(Debug, schemars::JsonSchema)]
+pub struct StorageRecord {
+    pub s3: StorageS3,
+}
+
+/// The `s3` part of a [`StorageRecord`].
+#[derive(Debug, schemars::JsonSchema)]
+pub struct StorageS3 {
+    pub bucket: StorageBucket,
+    pub object: StorageObject,
+}
+
+/// The bucket of a storage event (must be `AWS_STORAGE_BUCKET_NAME`).
+#[derive(Debug, schemars::JsonSchema)]
+pub struct StorageBucket {
+    pub name: String,
+}
+
+/// The object of a storage event.
+#[derive(Debug, schemars::JsonSchema)]
+pub struct StorageObject {
+    /// URL-encoded object key: `<folder>/<recording id>.<mp4|ogg>`.
+    pub key: String,
+    #[serde(rename = "contentType")]
+    pub content_type: String,
+}
+
+/// The answer of `media-auth`: the JSON string `"authorized"` (the signature is in the headers).
+pub type MediaAuthOut = String;
+
 fn reply(ok: StatusCode, r: Reply) -> Response {
     match r {
-        Reply::Done(m) => json_response(ok, &json!({ "message": m })),
-        Reply::Failed(e) => json_response(StatusCode::INTERNAL_SERVER_ERROR, &json!({ "error": e })),
+        Reply::Done(m) => super::rooms::respond(ok, &MessageOut::new(m)),
+        Reply::Failed(error) => super::rooms::respond(StatusCode::INTERNAL_SERVER_ERROR, &ErrorOut { error }),
     }
 }
 
@@ -167,7 +234,7 @@ async fn storage_hook(State(state): State<AppState>, method: Method, request: Re
     }
     let Body(body) = Body::from_request(request, &state).await?;
     let message = recordings::storage_event(&state, &body).await?;
-    Ok(json_response(StatusCode::OK, &json!({ "message": message })))
+    Ok(super::rooms::respond(StatusCode::OK, &MessageOut::new(message)))
 }
 
 /// `GET /api/v1.0/recordings/media-auth/`: recordings §4.9, §8.

@@ -21,7 +21,12 @@ pub fn routes() -> Vec<ApiRoute> {
     vec![
         ApiRoute::new("/api/v1.0/resource-accesses/", "Resource Access", ViewAuth::User, get(list).post(create))
             .doc(Method::GET, "Accesses of the rooms the caller administers")
-            .doc(Method::POST, "Give a user a role on a room"),
+            .returns::<Paginated<AccessOut>>(200)
+            .paginated()
+            .doc(Method::POST, "Give a user a role on a room")
+            .body::<AccessIn>()
+            .returns::<AccessOut>(201)
+            .errors(&[403]),
         ApiRoute::new(
             "/api/v1.0/resource-accesses/{id}/",
             "Resource Access",
@@ -29,19 +34,54 @@ pub fn routes() -> Vec<ApiRoute> {
             get(retrieve).put(update).patch(partial_update).delete(destroy),
         )
         .doc(Method::GET, "One access (administrators and owners of its room)")
+        .returns::<AccessOut>(200)
+        .errors(&[403, 404])
         .doc(Method::PUT, "Change the role of an access")
+        .body::<AccessIn>()
+        .returns::<AccessOut>(200)
+        .errors(&[403, 404])
         .doc(Method::PATCH, "Change the role of an access")
-        .doc(Method::DELETE, "Remove an access"),
+        .body::<AccessPatchIn>()
+        .returns::<AccessOut>(200)
+        .errors(&[403, 404])
+        .doc(Method::DELETE, "Remove an access")
+        .returns_nothing(204)
+        .errors(&[403, 404]),
     ]
 }
 
 /// The access object: `user` and `resource` as plain ids.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, schemars::JsonSchema)]
+#[schemars(rename = "ResourceAccess")]
 pub struct AccessOut {
     pub id: Uuid,
     pub user: Uuid,
     pub resource: Uuid,
+    #[schemars(with = "crate::domain::permissions::Role")]
     pub role: String,
+}
+
+/// The body of `POST` and `PUT` (§5.10), as `service::accesses` validates it: existing user
+/// and room ids (the caller administers the room), a role. A `PUT` may only change the role.
+#[derive(Debug, schemars::JsonSchema)]
+pub struct AccessIn {
+    pub user: Uuid,
+    pub resource: Uuid,
+    pub role: crate::domain::permissions::Role,
+}
+
+/// The body of `PATCH` (§5.10): every field optional.
+#[derive(Debug, schemars::JsonSchema)]
+pub struct AccessPatchIn {
+    #[serde(default)]
+    #[schemars(with = "Uuid")]
+    pub user: Option<Uuid>,
+    #[serde(default)]
+    #[schemars(with = "Uuid")]
+    pub resource: Option<Uuid>,
+    #[serde(default)]
+    #[schemars(with = "crate::domain::permissions::Role")]
+    pub role: Option<crate::domain::permissions::Role>,
 }
 
 impl From<Access> for AccessOut {

@@ -26,9 +26,18 @@ pub fn routes() -> Vec<ApiRoute> {
     vec![
         ApiRoute::new("/api/v1.0/rooms/", "Room", ViewAuth::UserForUnsafe, get(list).post(create))
             .doc(Method::GET, "List the rooms the caller has an access to")
-            .doc(Method::POST, "Create a room; the caller becomes its owner"),
+            .returns::<Paginated<RoomOut>>(200)
+            .paginated()
+            .query("username", "Display name put in the LiveKit tokens")
+            .doc(Method::POST, "Create a room; the caller becomes its owner")
+            .body::<RoomCreateIn>()
+            .returns::<RoomOut>(201)
+            .query("username", "Display name put in the LiveKit token"),
         ApiRoute::new("/api/v1.0/rooms/creation-callback/", "Room", ViewAuth::Any, post(creation_callback))
-            .doc(Method::POST, "Read once the slug of a room created with this callback_id"),
+            .doc(Method::POST, "Read once the slug of a room created with this callback_id")
+            .body::<CreationCallbackIn>()
+            .returns::<rooms::CreationCallbackOut>(200)
+            .errors(&[429]),
         ApiRoute::new(
             "/api/v1.0/rooms/{id}/",
             "Room",
@@ -36,18 +45,31 @@ pub fn routes() -> Vec<ApiRoute> {
             get(retrieve).put(update).patch(partial_update).delete(destroy),
         )
         .doc(Method::GET, "A room by id or slug, with a LiveKit token when the caller may join")
+        .returns::<RoomOut>(200)
+        .returns::<crate::service::unregistered::UnregisteredRoomOut>(200)
+        .errors(&[404])
+        .query("username", "Display name put in the LiveKit token")
         .doc(Method::PUT, "Update a room (administrators and owners)")
+        .body::<RoomUpdateIn>()
+        .returns::<RoomOut>(200)
+        .errors(&[403, 404])
         .doc(Method::PATCH, "Partially update a room (administrators and owners)")
-        .doc(Method::DELETE, "Delete a room (owners)"),
+        .body::<RoomPatchIn>()
+        .returns::<RoomOut>(200)
+        .errors(&[403, 404])
+        .doc(Method::DELETE, "Delete a room (owners)")
+        .returns_nothing(204)
+        .errors(&[403, 404]),
     ]
 }
 
 /// An access nested in a room, with its user (§5.3).
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, schemars::JsonSchema)]
 pub struct NestedAccessOut {
     pub id: Uuid,
     pub user: UserOut,
     pub resource: Uuid,
+    #[schemars(with = "crate::domain::permissions::Role")]
     pub role: String,
 }
 
@@ -59,13 +81,16 @@ impl From<AccessWithUser> for NestedAccessOut {
 }
 
 /// The room representation, keys in the reference's order (§5.3).
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, schemars::JsonSchema)]
+#[schemars(rename = "Room")]
 pub struct RoomOut {
     pub id: Uuid,
     pub name: String,
     pub slug: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub configuration: Option<Value>,
+    #[schemars(with = "crate::domain::permissions::AccessLevel")]
     pub access_level: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accesses: Option<Vec<NestedAccessOut>>,
@@ -240,4 +265,58 @@ async fn creation_callback(
     let body = body.and_then(Body::object);
     let out = rooms::creation_callback(&state, caller.user(), &ip, body).await?;
     Ok(respond(StatusCode::OK, &out))
+}
+
+/// The body of `POST /rooms/` (§5.5), as `service::rooms::validate` reads it. DRF also takes a
+/// number for `name` (made a string) and ignores unknown keys.
+#[derive(Debug, schemars::JsonSchema)]
+pub struct RoomCreateIn {
+    /// Trimmed; not blank; at most 500 characters. The slug is made from it.
+    #[schemars(length(min = 1, max = 500))]
+    pub name: String,
+    /// `RESOURCE_DEFAULT_ACCESS_LEVEL` when absent.
+    #[serde(default)]
+    #[schemars(with = "crate::domain::permissions::AccessLevel")]
+    pub access_level: Option<String>,
+    #[serde(default)]
+    #[schemars(with = "serde_json::Map<String, Value>")]
+    pub configuration: Option<Value>,
+    /// Keeps the new room's slug for `POST /rooms/creation-callback/`.
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub callback_id: Option<String>,
+}
+
+/// The body of `PUT /rooms/{id}/` (§5.7): `name` is required.
+#[derive(Debug, schemars::JsonSchema)]
+pub struct RoomUpdateIn {
+    #[schemars(length(min = 1, max = 500))]
+    pub name: String,
+    #[serde(default)]
+    #[schemars(with = "crate::domain::permissions::AccessLevel")]
+    pub access_level: Option<String>,
+    #[serde(default)]
+    #[schemars(with = "serde_json::Map<String, Value>")]
+    pub configuration: Option<Value>,
+}
+
+/// The body of `PATCH /rooms/{id}/` (§5.7): every field optional.
+#[derive(Debug, schemars::JsonSchema)]
+pub struct RoomPatchIn {
+    #[serde(default)]
+    #[schemars(with = "String", length(min = 1, max = 500))]
+    pub name: Option<String>,
+    #[serde(default)]
+    #[schemars(with = "crate::domain::permissions::AccessLevel")]
+    pub access_level: Option<String>,
+    #[serde(default)]
+    #[schemars(with = "serde_json::Map<String, Value>")]
+    pub configuration: Option<Value>,
+}
+
+/// The body of `POST /rooms/creation-callback/` (§5.9).
+#[derive(Debug, schemars::JsonSchema)]
+pub struct CreationCallbackIn {
+    #[schemars(length(min = 1))]
+    pub callback_id: String,
 }

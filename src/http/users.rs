@@ -17,22 +17,36 @@ use crate::store::users::{self, User};
 pub fn routes() -> Vec<ApiRoute> {
     vec![
         ApiRoute::new("/api/v1.0/users/", "User", ViewAuth::User, get(list))
-            .doc(Method::GET, "List users (empty unless ALLOW_UNSECURE_USER_LISTING)"),
-        ApiRoute::new("/api/v1.0/users/me/", "User", ViewAuth::User, get(me)).doc(Method::GET, "The logged-in user"),
+            .doc(Method::GET, "List users (empty unless ALLOW_UNSECURE_USER_LISTING)")
+            .returns::<Paginated<UserOut>>(200)
+            .paginated()
+            .query("q", "Search on e-mail and names"),
+        ApiRoute::new("/api/v1.0/users/me/", "User", ViewAuth::User, get(me))
+            .doc(Method::GET, "The logged-in user")
+            .returns::<UserOut>(200),
         ApiRoute::new("/api/v1.0/users/{id}/", "User", ViewAuth::User, put(update).patch(update))
             .doc(Method::PUT, "Update a user (every field is read-only: returns it unchanged)")
-            .doc(Method::PATCH, "Partially update a user (read-only fields: unchanged)"),
+            .body::<UserIn>()
+            .returns::<UserOut>(200)
+            .errors(&[403, 404])
+            .doc(Method::PATCH, "Partially update a user (read-only fields: unchanged)")
+            .body::<UserIn>()
+            .returns::<UserOut>(200)
+            .errors(&[403, 404]),
     ]
 }
 
 /// The user object of every users endpoint and of nested accesses.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, schemars::JsonSchema)]
 pub struct UserOut {
     pub id: Uuid,
     pub email: Option<String>,
     pub full_name: Option<String>,
     pub short_name: Option<String>,
 }
+
+/// The body of `PUT|PATCH /users/{id}/`: any object (every field is read-only, so ignored).
+pub type UserIn = serde_json::Map<String, serde_json::Value>;
 
 impl From<&User> for UserOut {
     fn from(u: &User) -> Self {

@@ -6,18 +6,47 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
-use serde_json::json;
+use serde::Serialize;
 use uuid::Uuid;
 
 use super::extract::Caller;
 use super::{ApiRoute, ViewAuth};
-use crate::error::{json_response, ApiError};
+use crate::error::ApiError;
 use crate::livekit::WebhookRejection;
 use crate::state::AppState;
 
 pub fn routes() -> Vec<ApiRoute> {
     vec![ApiRoute::new("/api/v1.0/rooms/webhooks-livekit/", "Room", ViewAuth::Any, post(receive))
-        .doc(Method::POST, "LiveKit webhook events (signed by LiveKit)")]
+        .doc(Method::POST, "LiveKit webhook events (signed by LiveKit)")
+        .raw_body::<WebhookEventIn>()
+        .returns::<WebhookOut>(200)
+        .returns::<WebhookOut>(400)
+        .returns::<WebhookOut>(401)
+        .returns::<WebhookOut>(422)]
+}
+
+/// A LiveKit webhook event (protobuf JSON, signed with the API secret in `Authorization`): the
+/// `event` type is read here, the rest by the actions of that type.
+#[derive(Debug, schemars::JsonSchema)]
+pub struct WebhookEventIn {
+    pub event: String,
+}
+
+/// The webhook's answer: `success`, or `error` with a message.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "WebhookAnswer")]
+pub struct WebhookOut {
+    pub status: WebhookStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The outcome of a webhook call.
+#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookStatus {
+    Success,
+    Error,
 }
 
 /// Every event type LiveKit defines (E4: those we do not act on still answer 200).
@@ -38,12 +67,8 @@ const KNOWN_EVENTS: &[&str] = &[
     "agent_job_ended",
 ];
 
-fn answer(status: StatusCode, outcome: &str, message: Option<String>) -> Response {
-    let body = match message {
-        Some(m) => json!({"status": outcome, "message": m}),
-        None => json!({"status": outcome}),
-    };
-    json_response(status, &body)
+fn answer(status: StatusCode, outcome: WebhookStatus, message: Option<String>) -> Response {
+    super::rooms::respond(status, &WebhookOut { status: outcome, message })
 }
 
 /// `POST /api/v1.0/rooms/webhooks-livekit/`: lobby-livekit §5.
@@ -57,17 +82,21 @@ async fn receive(
     let event = match state.livekit.verify_webhook(&body, authorization) {
         Ok(e) => e,
         Err(WebhookRejection::MissingAuthorization) => {
-            return Ok(answer(StatusCode::UNAUTHORIZED, "error", Some("Authorization header missing".into())));
+            return Ok(answer(
+                StatusCode::UNAUTHORIZED,
+                WebhookStatus::Error,
+                Some("Authorization header missing".into()),
+            ));
         }
         Err(WebhookRejection::InvalidPayload(why)) => {
             tracing::warn!(reason = why, "LiveKit webhook refused");
-            return Ok(answer(StatusCode::BAD_REQUEST, "error", Some("Invalid webhook payload".into())));
+            return Ok(answer(StatusCode::BAD_REQUEST, WebhookStatus::Error, Some("Invalid webhook payload".into())));
         }
     };
     if !KNOWN_EVENTS.contains(&event.event.as_str()) {
         return Ok(answer(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "error",
+            WebhookStatus::Error,
             Some(format!("Unknown webhook type: {}", event.event)),
         ));
     }
@@ -83,5 +112,5 @@ async fn receive(
             tracing::info!(room.id = %room, cleared, "room finished: lobby cleared");
         }
     }
-    Ok(answer(StatusCode::OK, "success", None))
+    Ok(answer(StatusCode::OK, WebhookStatus::Success, None))
 }

@@ -18,7 +18,8 @@ pub const PUBLISH_SOURCES: [&str; 4] = ["camera", "microphone", "screen_share", 
 pub struct TokenError(String);
 
 /// The `livekit` object: `{"url", "room", "token"}` in this order (lobby-livekit §2.2).
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Debug, Clone, schemars::JsonSchema)]
+#[schemars(rename = "LiveKit")]
 pub struct LiveKitOut {
     pub url: Option<String>,
     pub room: String,

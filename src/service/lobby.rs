@@ -29,7 +29,7 @@ pub const NOT_ADMIN: crate::i18n::MsgId = crate::i18n::msg::START_FORBIDDEN;
 
 /// The `request-entry` answer: the participant (`status`, `username`, `id`, `color`), then
 /// `livekit` (a join token when admitted).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Admission {
     #[serde(flatten)]
     pub entry: Entry,

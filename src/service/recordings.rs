@@ -39,22 +39,29 @@ pub enum Reply {
 }
 
 /// The room of a recording as represented (§4.4).
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Debug, Clone, schemars::JsonSchema)]
+#[schemars(rename = "RecordingRoom")]
 pub struct RoomOut {
     pub id: Uuid,
     pub name: String,
     pub slug: Option<String>,
+    #[schemars(with = "crate::domain::permissions::AccessLevel")]
     pub access_level: String,
 }
 
 /// A recording as represented (§4.4), keys in the reference's order.
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Debug, Clone, schemars::JsonSchema)]
+#[schemars(rename = "Recording")]
 pub struct RecordingOut {
     pub id: Uuid,
     pub room: RoomOut,
+    #[schemars(extend("format" = "date-time"))]
     pub created_at: String,
+    #[schemars(extend("format" = "date-time"))]
     pub updated_at: String,
+    #[schemars(with = "Status")]
     pub status: String,
+    #[schemars(with = "Mode")]
     pub mode: String,
 }
 

@@ -3,6 +3,7 @@
 //! locks the room (`store::rooms::lock`); creation writes the room, its owner access and the
 //! callback entry before committing (B15).
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tracing::instrument;
 use uuid::Uuid;
@@ -204,7 +205,7 @@ pub async fn create(
     let access = accesses::insert(&mut tx, room.id, user.id, Role::Owner.as_str()).await?;
     if let Some(key) = callback_key(body.get("callback_id")) {
         let ttl = std::time::Duration::from_secs(state.config.room_creation_callback_cache_timeout);
-        let value = serde_json::json!({ "slug": slug }).to_string();
+        let value = serde_json::to_string(&CallbackRoom { slug: Some(slug.clone()) }).map_err(ApiError::internal)?;
         state.cache.set(&key, &value, Some(ttl)).await?;
     }
     tx.commit().await.map_err(slug_conflict)?;
@@ -317,7 +318,7 @@ pub async fn creation_callback(
     user: Option<&User>,
     client_ip: &str,
     body: Result<Map<String, Value>, ApiError>,
-) -> Result<Value, ApiError> {
+) -> Result<CreationCallbackOut, ApiError> {
     if user.is_none() {
         let rate = state.config.creation_callback_throttle_rate;
         crate::service::throttle::check(state, "creation_callback", client_ip, rate).await?;
@@ -327,6 +328,28 @@ pub async fn creation_callback(
         .map_err(|m| FieldErrors::one("callback_id", m))?
         .unwrap_or_default();
     let stored = state.cache.get_del(&format!("{CALLBACK_KEY_PREFIX}{id}")).await?;
-    let room = stored.and_then(|s| serde_json::from_str::<Value>(&s).ok()).unwrap_or_else(|| Value::Object(Map::new()));
-    Ok(serde_json::json!({ "status": "success", "room": room }))
+    let room = stored.and_then(|s| serde_json::from_str::<CallbackRoom>(&s).ok()).unwrap_or_default();
+    Ok(CreationCallbackOut { status: CallbackStatus::Success, room })
+}
+
+/// The answer of `POST /rooms/creation-callback/` (§5.9): the room's slug, once.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct CreationCallbackOut {
+    pub status: CallbackStatus,
+    /// Empty when the callback is unknown, expired or already read.
+    pub room: CallbackRoom,
+}
+
+/// Always `success` (an unknown callback answers an empty `room`).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CallbackStatus {
+    Success,
+}
+
+/// What the creation callback keeps of a room.
+#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CallbackRoom {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
 }

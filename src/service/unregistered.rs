@@ -3,11 +3,12 @@
 //! applied: an empty slug, or one that reads as a UUID (the LiveKit name of every registered
 //! room, deleted ones included), never gets a token.
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::domain::slug::{parse_python_uuid, slugify};
 use crate::error::ApiError;
-use crate::livekit::token;
+use crate::livekit::token::{self, LiveKitOut};
 use crate::state::AppState;
 use crate::store::users::User;
 
@@ -29,5 +30,15 @@ pub async fn fallback(
         return Err(ApiError::NoMatch("Room"));
     }
     let livekit = token::payload(&state.config, &slug, user, username).map_err(ApiError::internal)?;
-    Ok(json!({ "id": null, "livekit": livekit }))
+    serde_json::to_value(UnregisteredRoomOut { id: None, livekit }).map_err(ApiError::internal)
+}
+
+/// The representation of an unregistered room: no id, a token for its throw-away LiveKit room.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "UnregisteredRoom")]
+pub struct UnregisteredRoomOut {
+    /// Always `null`.
+    #[schemars(with = "()")]
+    pub id: Option<uuid::Uuid>,
+    pub livekit: LiveKitOut,
 }

@@ -1,0 +1,460 @@
+//! The OpenAPI document against the real answers. Every documented operation is called with
+//! valid and invalid inputs (no auth, failed CSRF, bad body, unknown id, wrong method, limits);
+//! each answer's status must be documented for that operation and its body must validate, with a
+//! JSON Schema validator (draft 2020-12, as OpenAPI 3.1 uses it), against the documented schema.
+//! Answers are checked strictly: an object may not carry keys its schema does not list.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use meet::domain::recording::{Mode, Status};
+use reqwest::Method;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::recordings::{event, make, rig, room_and_user, TOKEN};
+use crate::support::livekit::{sign_webhook, KEY, SECRET};
+use crate::support::{Resp, TestApp, TestClient};
+
+const API: &str = "/api/v1.0";
+
+/// The served document, and the statuses seen per operation.
+struct Spec {
+    doc: Value,
+    /// `components` with `additionalProperties: false` on every object schema that lists its
+    /// properties and says nothing of others.
+    strict: Value,
+    seen: Mutex<BTreeMap<(String, String), BTreeSet<u16>>>,
+}
+
+fn close_objects(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if m.contains_key("properties") && !m.contains_key("additionalProperties") {
+                m.insert("additionalProperties".into(), Value::Bool(false));
+            }
+            m.values_mut().for_each(close_objects);
+        }
+        Value::Array(a) => a.iter_mut().for_each(close_objects),
+        _ => {}
+    }
+}
+
+fn refs<'a>(v: &'a Value, found: &mut Vec<&'a str>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get("$ref") {
+                found.push(r);
+            }
+            m.values().for_each(|x| refs(x, found));
+        }
+        Value::Array(a) => a.iter().for_each(|x| refs(x, found)),
+        _ => {}
+    }
+}
+
+impl Spec {
+    async fn fetch(app: &TestApp) -> Spec {
+        let resp = app.client().get(&format!("{API}/swagger.json")).await;
+        assert_eq!(resp.status, 200);
+        let doc = resp.json();
+        let mut strict = doc["components"].clone();
+        close_objects(&mut strict);
+        Spec { doc, strict, seen: Mutex::new(BTreeMap::new()) }
+    }
+
+    fn operation(&self, template: &str, method: &Method) -> &Value {
+        let op = &self.doc["paths"][template][method.as_str().to_lowercase()];
+        assert!(op.is_object(), "{method} {template} is not documented");
+        op
+    }
+
+    /// A validator of `schema`, its `$ref`s resolved in the document's components.
+    fn validator(&self, schema: &Value, strict: bool) -> jsonschema::Validator {
+        let mut root = schema.clone();
+        root["components"] = if strict { self.strict.clone() } else { self.doc["components"].clone() };
+        jsonschema::draft202012::new(&root).unwrap_or_else(|e| panic!("schema {schema} does not compile: {e}"))
+    }
+
+    /// Whether the documented request body schema of the operation accepts `body`.
+    fn accepts(&self, template: &str, method: &Method, body: &Value) -> bool {
+        let schema = &self.operation(template, method)["requestBody"]["content"]["application/json"]["schema"];
+        assert!(schema.is_object(), "{method} {template} documents no request body");
+        self.validator(schema, false).is_valid(body)
+    }
+
+    /// Checks one answer against the operation's documentation; returns its status.
+    fn check(&self, template: &str, method: &Method, resp: &Resp) -> u16 {
+        let status = resp.status.as_u16();
+        let what = format!("{method} {template} answered {status} {}", resp.text);
+        let documented = &self.operation(template, method)["responses"][status.to_string()];
+        assert!(documented.is_object(), "undocumented status: {what}");
+        let schema = &documented["content"]["application/json"]["schema"];
+        if schema.is_object() {
+            assert_eq!(resp.header("content-type"), Some("application/json"), "{what}");
+            let body: Value = serde_json::from_str(&resp.text).unwrap_or_else(|e| panic!("not JSON ({e}): {what}"));
+            let validator = self.validator(schema, true);
+            let errors: Vec<String> = validator.iter_errors(&body).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "body does not match the documented schema: {what}: {errors:?}");
+        } else {
+            assert!(resp.text.is_empty(), "a body where none is documented: {what}");
+        }
+        self.seen.lock().unwrap().entry((template.to_string(), method.to_string())).or_default().insert(status);
+        status
+    }
+
+    /// Sends `method path` with an optional JSON body and checks the answer.
+    async fn call(&self, client: &TestClient, method: Method, template: &str, path: &str, body: Option<&Value>) -> u16 {
+        let mut rb = client.request(method.clone(), path);
+        if let Some(b) = body {
+            rb = rb.json(b);
+        }
+        self.check(template, &method, &TestClient::send(rb).await)
+    }
+
+    /// [`Self::call`] with a body the documented schema accepts.
+    async fn valid(&self, client: &TestClient, method: Method, template: &str, path: &str, body: &Value) -> u16 {
+        assert!(self.accepts(template, &method, body), "the schema of {method} {template} refuses {body}");
+        self.call(client, method, template, path, Some(body)).await
+    }
+
+    /// [`Self::call`] with a body the documented schema refuses: the API must refuse it too.
+    async fn invalid(&self, client: &TestClient, method: Method, template: &str, path: &str, body: &Value) {
+        assert!(!self.accepts(template, &method, body), "the schema of {method} {template} accepts {body}");
+        let status = self.call(client, method.clone(), template, path, Some(body)).await;
+        assert_eq!(status, 400, "{method} {path} with {body}");
+    }
+
+    /// Sends a raw body with a content type.
+    async fn raw(&self, client: &TestClient, method: Method, template: &str, path: &str, ct: &str, body: &str) -> u16 {
+        let rb = client.request(method.clone(), path).header("content-type", ct).body(body.to_string());
+        self.check(template, &method, &TestClient::send(rb).await)
+    }
+}
+
+#[tokio::test]
+async fn openapi_document_is_3_1_lists_every_route_and_every_ref_resolves() {
+    let app = TestApp::spawn().await;
+    let spec = Spec::fetch(&app).await;
+    let doc = &spec.doc;
+    assert_eq!(doc["openapi"], "3.1.0");
+    let documented: BTreeSet<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
+    let table: BTreeSet<&str> = meet::http::api_routes().iter().map(|r| r.path).collect();
+    assert_eq!(documented, table);
+    let mut found = Vec::new();
+    refs(doc, &mut found);
+    for r in found {
+        assert!(r.starts_with("#/"), "external reference {r}");
+        assert!(doc.pointer(&r[1..]).is_some(), "unresolved {r}");
+    }
+    for (name, schema) in doc["components"]["schemas"].as_object().unwrap() {
+        let _ = spec.validator(schema, false);
+        assert!(!name.is_empty());
+    }
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            assert!(responses.keys().any(|s| s.starts_with('2')), "{method} {path}: no success documented");
+            assert!(responses.contains_key("401"), "{method} {path}: no 401");
+            for (status, r) in responses {
+                assert!(r["description"].is_string(), "{method} {path} {status}: no description");
+                if status != "204" {
+                    assert!(r["content"]["application/json"]["schema"].is_object(), "{method} {path} {status}");
+                }
+            }
+            if op.get("requestBody").is_some() {
+                let schema = &op["requestBody"]["content"]["application/json"]["schema"];
+                let _ = spec.validator(schema, false);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn openapi_every_operation_answers_as_documented() {
+    let rig = rig(&[("ALLOW_UNSECURE_USER_LISTING", "true")]).await;
+    let app = &rig.app;
+    let spec = Spec::fetch(app).await;
+    let anon = app.client();
+    let (room0, owner, client) = room_and_user(app, Some("owner")).await;
+    let (stranger, stranger_client) = app.logged_in("stranger@example.com").await;
+    let no_csrf = TestClient { csrf: None, ..client.clone() };
+    let (get, post, put, patch, delete) = (Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE);
+    let unknown = Uuid::new_v4();
+
+    // Meta.
+    spec.call(&anon, get.clone(), "/api/v1.0/", "/api/v1.0/", None).await;
+    spec.call(&anon, get.clone(), "/api/v1.0/config/", "/api/v1.0/config/", None).await;
+    let bad_bearer = TestClient::send(anon.request(get.clone(), "/api/v1.0/config/").header("authorization", "Bearer"));
+    spec.check("/api/v1.0/config/", &get, &bad_bearer.await);
+
+    // Users.
+    let t = "/api/v1.0/users/";
+    assert_eq!(spec.call(&anon, get.clone(), t, t, None).await, 401);
+    assert_eq!(spec.call(&client, get.clone(), t, "/api/v1.0/users/?q=example", None).await, 200);
+    assert_eq!(spec.call(&client, get.clone(), t, "/api/v1.0/users/?page=9", None).await, 404);
+    let t = "/api/v1.0/users/me/";
+    assert_eq!(spec.call(&anon, get.clone(), t, t, None).await, 401);
+    assert_eq!(spec.call(&client, get.clone(), t, t, None).await, 200);
+    let t = "/api/v1.0/users/{id}/";
+    let me = format!("{API}/users/{}/", owner.id);
+    assert_eq!(spec.valid(&client, put.clone(), t, &me, &json!({"email": "x@example.com"})).await, 200);
+    assert_eq!(spec.valid(&client, patch.clone(), t, &me, &json!({})).await, 200);
+    assert_eq!(spec.call(&anon, patch.clone(), t, &me, Some(&json!({}))).await, 401);
+    assert_eq!(spec.call(&no_csrf, put.clone(), t, &me, Some(&json!({}))).await, 403);
+    let other = format!("{API}/users/{}/", stranger.id);
+    assert_eq!(spec.call(&client, put.clone(), t, &other, Some(&json!({}))).await, 403);
+    assert_eq!(spec.call(&client, patch.clone(), t, &format!("{API}/users/{unknown}/"), Some(&json!({}))).await, 404);
+    assert_eq!(spec.raw(&client, put.clone(), t, &me, "text/plain", "hello").await, 415);
+    assert_eq!(spec.raw(&client, patch.clone(), t, &me, "application/json", "{bad").await, 400);
+
+    // Rooms.
+    let t = "/api/v1.0/rooms/";
+    let body = json!({"name": "openapi room", "access_level": "restricted", "callback_id": "cb-openapi"});
+    assert_eq!(spec.valid(&client, post.clone(), t, t, &body).await, 201);
+    assert_eq!(spec.call(&anon, post.clone(), t, t, Some(&body)).await, 401);
+    assert_eq!(spec.call(&no_csrf, post.clone(), t, t, Some(&body)).await, 403);
+    spec.invalid(&client, post.clone(), t, t, &json!({})).await;
+    spec.invalid(&client, post.clone(), t, t, &json!({"name": "x", "access_level": "private"})).await;
+    spec.invalid(&client, post.clone(), t, t, &json!(["not", "an", "object"])).await;
+    assert_eq!(spec.raw(&client, post.clone(), t, t, "application/xml", "<a/>").await, 415);
+    assert_eq!(spec.call(&anon, get.clone(), t, t, None).await, 200);
+    assert_eq!(spec.call(&client, get.clone(), t, "/api/v1.0/rooms/?username=Ann", None).await, 200);
+    assert_eq!(spec.call(&client, get.clone(), t, "/api/v1.0/rooms/?page=7", None).await, 404);
+    let t = "/api/v1.0/rooms/creation-callback/";
+    assert_eq!(spec.valid(&anon, post.clone(), t, t, &json!({"callback_id": "cb-openapi"})).await, 200);
+    assert_eq!(spec.valid(&anon, post.clone(), t, t, &json!({"callback_id": "cb-openapi"})).await, 200);
+    spec.invalid(&anon, post.clone(), t, t, &json!({})).await;
+
+    let t = "/api/v1.0/rooms/{id}/";
+    let room: Value = client.get(&format!("{API}/rooms/?page=1")).await.json()["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "openapi room")
+        .cloned()
+        .expect("created room listed");
+    let room_id = room["id"].as_str().unwrap().to_string();
+    let path = format!("{API}/rooms/{room_id}/");
+    assert_eq!(spec.call(&client, get.clone(), t, &path, None).await, 200);
+    assert_eq!(spec.call(&anon, get.clone(), t, &path, None).await, 200);
+    assert_eq!(spec.call(&anon, get.clone(), t, "/api/v1.0/rooms/not-a-registered-room/", None).await, 200);
+    assert_eq!(spec.call(&anon, get.clone(), t, &format!("{API}/rooms/{unknown}/"), None).await, 404);
+    assert_eq!(spec.valid(&client, put.clone(), t, &path, &json!({"name": "openapi renamed"})).await, 200);
+    spec.invalid(&client, put.clone(), t, &path, &json!({"access_level": "public"})).await;
+    assert_eq!(spec.valid(&client, patch.clone(), t, &path, &json!({"configuration": {"a": 1}})).await, 200);
+    spec.invalid(&client, patch.clone(), t, &path, &json!({"configuration": [1]})).await;
+    spec.invalid(&client, patch.clone(), t, &path, &json!({"name": null})).await;
+    assert_eq!(spec.call(&stranger_client, patch.clone(), t, &path, Some(&json!({}))).await, 403);
+    assert_eq!(spec.call(&anon, put.clone(), t, &path, Some(&json!({}))).await, 401);
+    assert_eq!(spec.call(&client, put.clone(), t, &format!("{API}/rooms/{unknown}/"), Some(&json!({}))).await, 404);
+
+    // Lobby (the room is restricted: an anonymous caller waits).
+    let t = "/api/v1.0/rooms/{id}/request-entry/";
+    let entry = format!("{API}/rooms/{room_id}/request-entry/");
+    assert_eq!(spec.valid(&anon, post.clone(), t, &entry, &json!({"username": "Ann"})).await, 200);
+    spec.invalid(&anon, post.clone(), t, &entry, &json!({"username": ["Ann"]})).await;
+    let unknown_entry = format!("{API}/rooms/{unknown}/request-entry/");
+    assert_eq!(spec.valid(&anon, post.clone(), t, &unknown_entry, &json!({"username": "Ann"})).await, 404);
+    let t = "/api/v1.0/rooms/{id}/waiting-participants/";
+    let waiting = format!("{API}/rooms/{room_id}/waiting-participants/");
+    assert_eq!(spec.call(&client, get.clone(), t, &waiting, None).await, 200);
+    assert_eq!(spec.call(&stranger_client, get.clone(), t, &waiting, None).await, 403);
+    assert_eq!(spec.call(&anon, get.clone(), t, &waiting, None).await, 401);
+    assert_eq!(
+        spec.call(&client, get.clone(), t, &format!("{API}/rooms/{unknown}/waiting-participants/"), None).await,
+        404
+    );
+    let pid =
+        client.get(&waiting).await.json()["participants"][0]["id"].as_str().expect("a waiting participant").to_string();
+    let t = "/api/v1.0/rooms/{id}/enter/";
+    let enter = format!("{API}/rooms/{room_id}/enter/");
+    let accept = json!({"participant_id": pid, "allow_entry": true});
+    assert_eq!(spec.valid(&client, post.clone(), t, &enter, &accept).await, 200);
+    let nobody = json!({"participant_id": "nobody", "allow_entry": false});
+    assert_eq!(spec.valid(&client, post.clone(), t, &enter, &nobody).await, 404);
+    spec.invalid(&client, post.clone(), t, &enter, &json!({"participant_id": pid})).await;
+    assert_eq!(spec.valid(&stranger_client, post.clone(), t, &enter, &accept).await, 403);
+
+    // Resource accesses.
+    let t = "/api/v1.0/resource-accesses/";
+    assert_eq!(spec.call(&client, get.clone(), t, t, None).await, 200);
+    assert_eq!(spec.call(&client, get.clone(), t, "/api/v1.0/resource-accesses/?page=3", None).await, 404);
+    assert_eq!(spec.call(&anon, get.clone(), t, t, None).await, 401);
+    let grant = json!({"user": stranger.id, "resource": room_id, "role": "member"});
+    assert_eq!(spec.valid(&stranger_client, post.clone(), t, t, &grant).await, 403);
+    let created = TestClient::send(client.request(post.clone(), t).json(&grant)).await;
+    assert_eq!(spec.check(t, &post, &created), 201);
+    let access = created.json()["id"].as_str().unwrap().to_string();
+    spec.invalid(&client, post.clone(), t, t, &json!({"user": "nope", "resource": room_id, "role": "king"})).await;
+    let t = "/api/v1.0/resource-accesses/{id}/";
+    let path = format!("{API}/resource-accesses/{access}/");
+    let unknown_access = format!("{API}/resource-accesses/{unknown}/");
+    assert_eq!(spec.call(&client, get.clone(), t, &path, None).await, 200);
+    assert_eq!(spec.call(&stranger_client, get.clone(), t, &path, None).await, 403);
+    assert_eq!(spec.call(&client, get.clone(), t, &unknown_access, None).await, 404);
+    let change = json!({"user": stranger.id, "resource": room_id, "role": "administrator"});
+    assert_eq!(spec.valid(&client, put.clone(), t, &path, &change).await, 200);
+    spec.invalid(&client, put.clone(), t, &path, &json!({"role": "member"})).await;
+    assert_eq!(spec.valid(&client, patch.clone(), t, &path, &json!({"role": "member"})).await, 200);
+    spec.invalid(&client, patch.clone(), t, &path, &json!({"role": "king"})).await;
+    assert_eq!(spec.valid(&client, patch.clone(), t, &unknown_access, &json!({"role": "member"})).await, 404);
+    assert_eq!(spec.call(&stranger_client, delete.clone(), t, &path, None).await, 403);
+    assert_eq!(spec.call(&client, delete.clone(), t, &path, None).await, 204);
+    assert_eq!(spec.call(&client, delete.clone(), t, &path, None).await, 404);
+
+    // Recordings.
+    let t = "/api/v1.0/rooms/{id}/start-recording/";
+    let start = format!("{API}/rooms/{}/start-recording/", room0.id);
+    assert_eq!(spec.valid(&client, post.clone(), t, &start, &json!({"mode": "screen_recording"})).await, 201);
+    spec.invalid(&client, post.clone(), t, &start, &json!({"mode": "film"})).await;
+    assert_eq!(spec.valid(&stranger_client, post.clone(), t, &start, &json!({"mode": "transcript"})).await, 403);
+    let unknown_start = format!("{API}/rooms/{unknown}/start-recording/");
+    assert_eq!(spec.valid(&client, post.clone(), t, &unknown_start, &json!({"mode": "transcript"})).await, 404);
+    let t = "/api/v1.0/rooms/{id}/stop-recording/";
+    let stop = format!("{API}/rooms/{}/stop-recording/", room0.id);
+    assert_eq!(spec.call(&stranger_client, post.clone(), t, &stop, None).await, 403);
+    assert_eq!(spec.call(&client, post.clone(), t, &stop, None).await, 200);
+    assert_eq!(spec.call(&client, post.clone(), t, &stop, None).await, 404);
+    let t = "/api/v1.0/recordings/";
+    assert_eq!(spec.call(&client, get.clone(), t, "/api/v1.0/recordings/?page_size=1", None).await, 200);
+    assert_eq!(spec.call(&client, get.clone(), t, "/api/v1.0/recordings/?page=4", None).await, 404);
+    let saved = make(app, room0.id, Mode::ScreenRecording, Status::Saved, &[(&owner, "owner")]).await;
+    let t = "/api/v1.0/recordings/{id}/";
+    let path = format!("{API}/recordings/{}/", saved.id);
+    assert_eq!(spec.call(&client, get.clone(), t, &path, None).await, 200);
+    spec.call(&stranger_client, get.clone(), t, &path, None).await;
+    assert_eq!(spec.call(&client, get.clone(), t, &format!("{API}/recordings/{unknown}/"), None).await, 404);
+    let t = "/api/v1.0/recordings/media-auth/";
+    for (url, who) in [
+        (format!("http://localhost/media/recordings/{}.mp4", saved.id), &client),
+        (format!("http://localhost/media/recordings/{}.ogg", saved.id), &client),
+        (format!("http://localhost/media/recordings/{}.txt", saved.id), &client),
+        ("http://localhost/media/elsewhere/x.mp4".to_string(), &client),
+        (format!("http://localhost/media/recordings/{}.mp4", saved.id), &anon),
+    ] {
+        let resp = TestClient::send(who.request(get.clone(), t).header("X-Original-URL", url)).await;
+        spec.check(t, &get, &resp);
+    }
+    let t = "/api/v1.0/recordings/{id}/";
+    spec.call(&stranger_client, delete.clone(), t, &path, None).await;
+    assert_eq!(spec.call(&client, delete.clone(), t, &path, None).await, 204);
+    assert_eq!(spec.call(&client, delete.clone(), t, &path, None).await, 404);
+
+    // The storage hook (its own bearer token).
+    let t = "/api/v1.0/recordings/storage-hook/";
+    let hook = |body: &Value, token: &str| {
+        anon.request(post.clone(), t).header("authorization", format!("Bearer {token}")).json(body)
+    };
+    let ignored = event("recordings/notes.txt", "text/plain");
+    assert!(spec.accepts(t, &post, &ignored));
+    assert_eq!(spec.check(t, &post, &TestClient::send(hook(&ignored, TOKEN)).await), 200);
+    assert_eq!(spec.check(t, &post, &TestClient::send(hook(&ignored, "wrong")).await), 401);
+    let missing = event(&format!("recordings/{unknown}.mp4"), "video/mp4");
+    assert_eq!(spec.check(t, &post, &TestClient::send(hook(&missing, TOKEN)).await), 404);
+    assert!(!spec.accepts(t, &post, &json!({})));
+    assert_eq!(spec.check(t, &post, &TestClient::send(hook(&json!({}), TOKEN)).await), 400);
+
+    // The LiveKit webhook (signed bodies).
+    let t = "/api/v1.0/rooms/webhooks-livekit/";
+    let webhook = |body: &str, auth: Option<String>| {
+        let mut rb =
+            anon.request(post.clone(), t).header("content-type", "application/webhook+json").body(body.to_string());
+        if let Some(a) = auth {
+            rb = rb.header("authorization", a);
+        }
+        rb
+    };
+    let signed = |body: &str| Some(sign_webhook(body, KEY, SECRET, Duration::from_secs(300)));
+    let started = r#"{"event":"room_started"}"#;
+    assert!(spec.accepts(t, &post, &serde_json::from_str(started).unwrap()));
+    assert_eq!(spec.check(t, &post, &TestClient::send(webhook(started, signed(started))).await), 200);
+    let odd = r#"{"event":"room_exploded"}"#;
+    assert_eq!(spec.check(t, &post, &TestClient::send(webhook(odd, signed(odd))).await), 422);
+    assert_eq!(spec.check(t, &post, &TestClient::send(webhook(started, None)).await), 401);
+    assert_eq!(spec.check(t, &post, &TestClient::send(webhook(started, signed(odd))).await), 400);
+
+    // Room deletion last (it cascades).
+    let t = "/api/v1.0/rooms/{id}/";
+    let path = format!("{API}/rooms/{room_id}/");
+    assert_eq!(spec.call(&stranger_client, delete.clone(), t, &path, None).await, 403);
+    assert_eq!(spec.call(&client, delete.clone(), t, &path, None).await, 204);
+    assert_eq!(spec.call(&client, delete.clone(), t, &path, None).await, 404);
+
+    // Every documented operation answered at least one success, and one documented error where
+    // it has some besides the bearer 401 and the outage 503 (`outage.rs` covers the 503s).
+    let seen = spec.seen.lock().unwrap().clone();
+    for (path, item) in spec.doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let statuses = seen.get(&(path.clone(), method.to_uppercase())).cloned().unwrap_or_default();
+            assert!(statuses.iter().any(|s| (200..300).contains(s)), "{method} {path}: no success seen ({statuses:?})");
+            let errors = op["responses"].as_object().unwrap().keys().filter(|s| !["401", "503"].contains(&s.as_str()));
+            if errors.filter(|s| s.as_str() >= "400").count() > 0 {
+                assert!(statuses.iter().any(|s| *s >= 400), "{method} {path}: no error seen ({statuses:?})");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn openapi_undocumented_methods_answer_405_with_the_detail_shape_and_allow() {
+    let app = TestApp::spawn().await;
+    let spec = Spec::fetch(&app).await;
+    let (_, client) = app.logged_in("allow@example.com").await;
+    let detail = spec.validator(&json!({"$ref": "#/components/schemas/Detail"}), true);
+    for (template, item) in spec.doc["paths"].as_object().unwrap() {
+        let documented: Vec<String> = item.as_object().unwrap().keys().map(|m| m.to_uppercase()).collect();
+        let path = template.replace("{id}", &Uuid::new_v4().to_string());
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            if documented.iter().any(|m| m == method) {
+                continue;
+            }
+            let mut rb = client.request(Method::from_bytes(method.as_bytes()).unwrap(), &path);
+            if template.ends_with("storage-hook/") {
+                rb = rb.header("authorization", "Bearer unused");
+            }
+            let resp = TestClient::send(rb).await;
+            let what = format!("{method} {template}: {} {}", resp.status, resp.text);
+            if template.ends_with("storage-hook/") {
+                // Its own authentication runs first (and storage events are off here).
+                assert!([401, 403].contains(&resp.status.as_u16()), "{what}");
+            } else {
+                assert_eq!(resp.status, 405, "{what}");
+                let allow = resp.header("allow").unwrap_or_default().to_string();
+                for m in &documented {
+                    assert!(allow.contains(m.as_str()), "{what}: Allow {allow}");
+                }
+            }
+            assert!(detail.is_valid(&resp.json()), "{what}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn openapi_limits_answer_as_documented() {
+    let app = TestApp::spawn_with(&[
+        ("REQUEST_ENTRY_THROTTLE_RATES", "1/minute"),
+        ("CREATION_CALLBACK_THROTTLE_RATES", "1/minute"),
+        ("MEET_MAX_BODY_BYTES", "1024"),
+    ])
+    .await;
+    let spec = Spec::fetch(&app).await;
+    let anon = app.client();
+    let (_, client) = app.logged_in("limits@example.com").await;
+    let post = Method::POST;
+
+    let t = "/api/v1.0/rooms/creation-callback/";
+    let body = json!({"callback_id": "x"});
+    spec.call(&anon, post.clone(), t, t, Some(&body)).await;
+    assert_eq!(spec.call(&anon, post.clone(), t, t, Some(&body)).await, 429);
+
+    let t = "/api/v1.0/rooms/{id}/request-entry/";
+    let path = format!("{API}/rooms/{}/request-entry/", Uuid::new_v4());
+    spec.call(&anon, post.clone(), t, &path, Some(&json!({"username": "Ann"}))).await;
+    assert_eq!(spec.call(&anon, post.clone(), t, &path, Some(&json!({"username": "Ann"}))).await, 429);
+
+    let t = "/api/v1.0/rooms/";
+    let big = json!({"name": "big", "configuration": {"padding": "x".repeat(2048)}});
+    assert_eq!(spec.call(&client, post.clone(), t, t, Some(&big)).await, 413);
+}
