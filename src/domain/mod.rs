@@ -6,7 +6,9 @@ pub mod fields;
 pub mod lobby;
 pub mod permissions;
 pub mod recording;
+pub mod room_config;
 pub mod slug;
+pub mod user_prefs;
 
 use rand::Rng;
 

@@ -1,15 +1,13 @@
 //! The API root and the frontend configuration (users-auth-rooms §2.1, §5.11).
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::extract::{Caller, Origin};
 use super::{ApiRoute, ViewAuth, API};
-use crate::config::Config;
 use crate::error::{json_response, ApiError};
 use crate::state::AppState;
 
@@ -18,7 +16,7 @@ pub fn routes() -> Vec<ApiRoute> {
         ApiRoute::new("/api/v1.0/", "Api Root", ViewAuth::Any, get(root))
             .doc(Method::GET, "Links to the API's collections"),
         ApiRoute::new("/api/v1.0/config/", "Config", ViewAuth::Any, get(config))
-            .doc(Method::GET, "Settings the frontend needs (recording, analytics, support)")
+            .doc(Method::GET, "Settings the frontend needs (recording, LiveKit, telephony, features, analytics)")
             .no_head(),
     ]
 }
@@ -37,23 +35,11 @@ async fn root(origin: Origin, _caller: Caller) -> Response {
     )
 }
 
-/// `GET /api/v1.0/config/`: users-auth-rooms §5.11. Open to anyone, but a bad bearer header is
+/// `GET /api/v1.0/config/`: users-auth-rooms §5.11, now-rooms §14 (body computed once by
+/// `Config::frontend_config`). Open to anyone, but a bad bearer header is
 /// still refused by authentication.
 async fn config(State(state): State<AppState>, _caller: Caller) -> Result<Response, ApiError> {
     let mut resp = (StatusCode::OK, state.frontend_config.clone()).into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(resp)
-}
-
-/// Serializes the `/config/` body once, keys in the reference's order.
-pub fn frontend_config(c: &Config) -> Bytes {
-    let modes: Vec<Value> = c.recording_worker_classes.keys().map(|k| Value::String(k.clone())).collect();
-    let body = json!({
-        "LANGUAGE_CODE": c.language_code,
-        "recording": {"is_enabled": c.recording_enable, "available_modes": modes},
-        "analytics": Value::Object(c.frontend_analytics.clone()),
-        "support": Value::Object(c.frontend_support.clone()),
-        "silence_livekit_debug_logs": c.frontend_silence_livekit_debug,
-    });
-    Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
 }

@@ -55,10 +55,11 @@ pub async fn request_entry_for(
     pid: &str,
     username: &str,
 ) -> Result<Admission, ApiError> {
+    let role = role_on(state, room, user).await?;
     let bypass = match level(room) {
         AccessLevel::Public => true,
         AccessLevel::Trusted if user.is_some() => true,
-        _ => role_on(state, room, user).await?.is_some(),
+        _ => role.is_some(),
     };
     let outcome = request_entry(state, room.id, pid, username, || colour::colour(pid), bypass).await?;
     let livekit = if outcome.admitted {
@@ -67,8 +68,19 @@ pub async fn request_entry_for(
             None => pid.to_string(),
         };
         let room_name = room.id.to_string();
-        let jwt = token::join_token_as(&state.config, &room_name, &identity, username, &outcome.entry.color)
-            .map_err(ApiError::internal)?;
+        // now-rooms §7.1, §15.2: the caller's role and the room's sources.
+        let can_edit = state.config.rooms.authenticated_participants_can_edit_display_name;
+        let name = token::display_name(user, Some(username), can_edit);
+        let grant = token::Grant {
+            room: &room_name,
+            identity: &identity,
+            name: &name,
+            colour: &outcome.entry.color,
+            role,
+            is_authenticated: user.is_some(),
+            room_sources: crate::domain::room_config::publish_sources(&room.configuration.0),
+        };
+        let jwt = token::mint(&state.config, &grant).map_err(ApiError::internal)?;
         Some(LiveKitOut { url: state.config.livekit_api_url.clone(), room: room_name, token: jwt })
     } else {
         None

@@ -29,5 +29,6 @@ pub async fn fallback(
         return Err(ApiError::NoMatch("Room"));
     }
     let livekit = token::payload(&state.config, &slug, user, username).map_err(ApiError::internal)?;
-    Ok(json!({ "id": null, "livekit": livekit }))
+    // now-rooms §6.2: HEAD's keys, in its order.
+    Ok(json!({ "id": null, "slug": slug, "is_administrable": false, "access_level": "public", "livekit": livekit }))
 }

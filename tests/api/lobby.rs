@@ -24,12 +24,11 @@ async fn lobby_with(level: &str, extra: &[(&str, &str)]) -> Lobby {
     let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let app = TestApp::spawn_with(&pairs).await;
     let (_, owner) = app.logged_in("owner@example.com").await;
-    let r = owner.post("/api/v1.0/rooms/", &json!({"name": "Lobby Room"})).await;
+    // Created with its level: a later change would push room metadata to the LiveKit double.
+    let r = owner.post("/api/v1.0/rooms/", &json!({"name": "Lobby Room", "access_level": level})).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let room = r.json();
     let room_id = room["id"].as_str().unwrap().to_string();
-    let r = owner.patch(&format!("/api/v1.0/rooms/{room_id}/"), &json!({"access_level": level})).await;
-    assert_eq!(r.status, 200, "{}", r.text);
     Lobby { app, lk, owner, room_id, slug: room["slug"].as_str().unwrap().to_string() }
 }
 
@@ -555,7 +554,11 @@ async fn r_lk2_a_poll_racing_a_decision_never_shortens_it() {
 fn unregistered_room(r: &Resp) -> String {
     let body = r.json();
     assert_eq!(body["id"], Value::Null, "{body}");
-    assert_eq!(body.as_object().unwrap().keys().collect::<Vec<_>>(), vec!["id", "livekit"]);
+    // now-rooms §6.2 (NR-CFG-4): HEAD's keys.
+    assert_eq!(
+        body.as_object().unwrap().keys().collect::<Vec<_>>(),
+        vec!["id", "slug", "is_administrable", "access_level", "livekit"]
+    );
     body["livekit"]["room"].as_str().unwrap().to_string()
 }
 
@@ -568,7 +571,8 @@ async fn ur_1_ur_2_ur_4_unknown_identifiers_get_a_throwaway_room() {
     assert_eq!(unregistered_room(&r), "unregistered-room");
     let t = claims(r.json()["livekit"]["token"].as_str().unwrap());
     assert_eq!(t["name"], "Anonymous");
-    assert_eq!(t["video"]["roomAdmin"], true);
+    // now-rooms §7.1: no role in a throw-away room.
+    assert_eq!(t["video"]["roomAdmin"], false);
     assert_eq!(unregistered_room(&c.get("/api/v1.0/rooms/R%C3%A9union/").await), "reunion");
     let r = c.get("/api/v1.0/rooms/unregistered-room/?username=Bob").await;
     assert_eq!(claims(r.json()["livekit"]["token"].as_str().unwrap())["name"], "Bob");
