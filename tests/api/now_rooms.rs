@@ -322,3 +322,69 @@ async fn nr_tel_2_roomkit_rooms_get_a_pin_of_the_configured_length() {
         assert_eq!(r.json()["pin_code"], a["pin_code"]);
     }
 }
+
+#[tokio::test]
+async fn nr_migration_5_existing_rooms_and_users_migrate_in_place() {
+    use meet::store::{Db, Q};
+    let test_db = crate::support::TestDb::new().await;
+    let url = if test_db.url.starts_with("postgres") {
+        meet::config::DatabaseUrl::Postgres(test_db.url.clone())
+    } else {
+        meet::config::DatabaseUrl::Sqlite(test_db.url.clone())
+    };
+    let db = Db::connect(&url, 2).await.expect("connect");
+    meet::store::migrations::migrate_until(&db, 4).await.expect("schema of version 4");
+    // Rows of the version-4 schema (written in SQL: the store API speaks the current schema).
+    let user = uuid::Uuid::new_v4();
+    Q::new(
+        "INSERT INTO meet_user (id, password, is_superuser, created_at, updated_at, sub, email, language, \
+         timezone, is_device, is_staff, is_active) VALUES ($1, '!', false, $2, $2, 'old-sub', 'old@example.com', \
+         'en-us', 'Europe/Paris', false, false, true)",
+    )
+    .bind(user)
+    .bind(chrono::Utc::now())
+    .execute(&db)
+    .await
+    .expect("user");
+    let legacy = [json!({}), json!(["legacy", "list"]), json!({"everyone_can_mute": "no", "old_key": 1})];
+    let mut ids = Vec::new();
+    for (i, configuration) in legacy.iter().enumerate() {
+        let id = uuid::Uuid::new_v4();
+        Q::new("INSERT INTO meet_resource (id, created_at, updated_at) VALUES ($1, $2, $2)")
+            .bind(id)
+            .bind(chrono::Utc::now())
+            .execute(&db)
+            .await
+            .expect("resource");
+        Q::new("INSERT INTO meet_room (resource_id, name, slug, configuration, access_level) VALUES ($1, $2, $2, $3, 'public')")
+            .bind(id)
+            .bind(format!("old-room-{i}"))
+            .bind(configuration.clone())
+            .execute(&db)
+            .await
+            .expect("room");
+        ids.push(id);
+    }
+
+    assert_eq!(meet::store::migrations::migrate(&db).await.expect("migrate"), 1);
+
+    let rooms: Vec<_> = {
+        let mut out = Vec::new();
+        for id in &ids {
+            out.push(meet::store::rooms::get(&db, *id).await.unwrap().unwrap());
+        }
+        out
+    };
+    let pins: std::collections::HashSet<String> =
+        rooms.iter().map(|r| r.pin_code.clone().expect("a PIN for every existing room")).collect();
+    assert_eq!(pins.len(), 3, "distinct PINs");
+    assert!(pins.iter().all(|p| p.len() == 10 && p.chars().all(|c| c.is_ascii_digit())));
+    assert_eq!(rooms[0].configuration.0, json!({}));
+    assert_eq!(rooms[1].configuration.0, json!({}), "B-CFG-2: a non-object becomes {{}}");
+    assert_eq!(rooms[2].configuration.0, json!({"everyone_can_mute": false}), "B-CFG-2: unknown keys dropped");
+    let u = meet::store::users::get(&db, user).await.unwrap().unwrap();
+    assert_eq!(u.timezone, "Europe/Paris");
+    assert_eq!(u.default_room_access_level, None);
+    assert_eq!(u.default_room_configuration.0, json!({}));
+    assert_eq!(meet::store::migrations::migrate(&db).await.expect("again"), 0);
+}
