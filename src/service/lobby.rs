@@ -22,8 +22,8 @@ use crate::state::AppState;
 use crate::store::rooms::Room;
 use crate::store::users::User;
 
-/// The 403 of the lobby's administrator routes (the reference reuses the recording message, Q5).
-pub const NOT_ADMIN: &str = "You must have privileges to start a recording.";
+/// The 403 of the lobby's administrator routes (now-rooms §15.3: `PRIV403`).
+pub const NOT_ADMIN: &str = "You must have privileges on room to perform this action.";
 
 /// The `request-entry` answer: the participant (`status`, `username`, `id`, `color`), then
 /// `livekit` (a join token when admitted).
@@ -117,7 +117,12 @@ pub async fn decide_as_admin(
     if level(room) == AccessLevel::Public {
         return Ok(Err(DecideError::NoLobby));
     }
-    decide(state, room.id, pid, allow).await
+    let first = decide(state, room.id, pid, allow).await?;
+    // B-LB-1: waiters whose cookie predates hyphenated ids are stored under 32 hex digits.
+    match (first, Uuid::parse_str(pid)) {
+        (Err(DecideError::ParticipantNotFound), Ok(u)) => decide(state, room.id, &u.simple().to_string(), allow).await,
+        (first, _) => Ok(first),
+    }
 }
 
 /// What `request-entry` answers, before the token is minted.
