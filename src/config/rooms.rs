@@ -38,6 +38,12 @@ pub struct RoomsConfig {
     pub roomkit_enabled: bool,
     /// `CONNECTION_TEST_ENABLED`. Default false.
     pub connection_test_enabled: bool,
+    /// `CONNECTION_TEST_ROOM_PREFIX`: webhooks of rooms named with it are ignored (must not be
+    /// empty, B-WH-3). Default `connection-test`.
+    pub connection_test_room_prefix: String,
+    /// `LIVEKIT_WEBHOOK_EVENTS_FILTER_REGEX`: webhooks whose room name does not contain a match
+    /// are ignored (checked at start). Default none.
+    pub livekit_webhook_events_filter: Option<regex::Regex>,
     /// `RECORDING_EXPIRATION_DAYS` (0 behaves as unset). Default none.
     pub recording_expiration_days: Option<u64>,
     /// `RECORDING_MAX_DURATION` (milliseconds). Default none.
@@ -105,7 +111,18 @@ pub(super) fn read(r: &mut Reader<'_>) -> RoomsConfig {
     if !file_upload_restrictions.get("background_image").is_some_and(Value::is_object) {
         r.errors.push("FILE_UPLOAD_RESTRICTIONS: a 'background_image' entry (a dict) is required".into());
     }
+    let connection_test_room_prefix = r.string("CONNECTION_TEST_ROOM_PREFIX", "connection-test");
+    if connection_test_room_prefix.is_empty() {
+        r.errors.push("CONNECTION_TEST_ROOM_PREFIX: must not be empty (it would match every room)".into());
+    }
+    let livekit_webhook_events_filter = r.opt_string("LIVEKIT_WEBHOOK_EVENTS_FILTER_REGEX").and_then(|v| {
+        regex::Regex::new(&v)
+            .map_err(|e| r.errors.push(format!("LIVEKIT_WEBHOOK_EVENTS_FILTER_REGEX: '{v}' is not a valid regex: {e}")))
+            .ok()
+    });
     RoomsConfig {
+        connection_test_room_prefix,
+        livekit_webhook_events_filter,
         livekit_default_sources,
         livekit_force_wss_protocol: r.bool("LIVEKIT_FORCE_WSS_PROTOCOL", false),
         livekit_enable_firefox_proxy_workaround: r.bool("LIVEKIT_ENABLE_FIREFOX_PROXY_WORKAROUND", false),
@@ -158,6 +175,11 @@ pub(super) fn describe(c: &RoomsConfig, m: &mut BTreeMap<&'static str, String>) 
     m.insert("ROOM_TELEPHONY_DEFAULT_COUNTRY", c.room_telephony_default_country.clone());
     m.insert("ROOMKIT_ENABLED", c.roomkit_enabled.to_string());
     m.insert("CONNECTION_TEST_ENABLED", c.connection_test_enabled.to_string());
+    m.insert("CONNECTION_TEST_ROOM_PREFIX", c.connection_test_room_prefix.clone());
+    m.insert(
+        "LIVEKIT_WEBHOOK_EVENTS_FILTER_REGEX",
+        c.livekit_webhook_events_filter.as_ref().map(|r| r.as_str().to_string()).unwrap_or_default(),
+    );
     m.insert("RECORDING_EXPIRATION_DAYS", opt_n(c.recording_expiration_days));
     m.insert("RECORDING_MAX_DURATION", opt_n(c.recording_max_duration));
     m.insert("FILE_UPLOAD_ENABLED", c.file_upload_enabled.to_string());

@@ -1,5 +1,5 @@
 //! `POST /api/v1.0/rooms/webhooks-livekit/`: LiveKit server events (lobby-livekit §5, W
-//! statements), verified with the API key and secret.
+//! statements; now-rooms §16), verified with the API key and secret.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -38,12 +38,9 @@ const KNOWN_EVENTS: &[&str] = &[
     "agent_job_ended",
 ];
 
-fn answer(status: StatusCode, outcome: &str, message: Option<String>) -> Response {
-    let body = match message {
-        Some(m) => json!({"status": outcome, "message": m}),
-        None => json!({"status": outcome}),
-    };
-    json_response(status, &body)
+/// The body of every answer (now-rooms §16.1: errors carry no message).
+fn answer(status: StatusCode, outcome: &str) -> Response {
+    json_response(status, &json!({ "status": outcome }))
 }
 
 /// `POST /api/v1.0/rooms/webhooks-livekit/`: lobby-livekit §5.
@@ -56,20 +53,27 @@ async fn receive(
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let event = match state.livekit.verify_webhook(&body, authorization) {
         Ok(e) => e,
-        Err(WebhookRejection::MissingAuthorization) => {
-            return Ok(answer(StatusCode::UNAUTHORIZED, "error", Some("Authorization header missing".into())));
-        }
+        Err(WebhookRejection::MissingAuthorization) => return Ok(answer(StatusCode::UNAUTHORIZED, "error")),
         Err(WebhookRejection::InvalidPayload(why)) => {
             tracing::warn!(reason = why, "LiveKit webhook refused");
-            return Ok(answer(StatusCode::BAD_REQUEST, "error", Some("Invalid webhook payload".into())));
+            return Ok(answer(StatusCode::BAD_REQUEST, "error"));
         }
     };
+    // now-rooms §16.2: connection-test rooms and rooms outside the filter are ignored, whatever
+    // the event type.
+    let room_name = match event.room.as_ref().map(|r| r.name.as_str()).filter(|n| !n.is_empty()) {
+        Some(name) => name,
+        None => event.egress_info.as_ref().map(|e| e.room_name.as_str()).unwrap_or(""),
+    };
+    let settings = &state.config.rooms;
+    let filtered_out = settings.livekit_webhook_events_filter.as_ref().is_some_and(|re| !re.is_match(room_name));
+    if room_name.starts_with(&settings.connection_test_room_prefix) || filtered_out {
+        tracing::debug!(event = event.event, "LiveKit webhook ignored (connection test or filtered room)");
+        return Ok(answer(StatusCode::OK, "success"));
+    }
     if !KNOWN_EVENTS.contains(&event.event.as_str()) {
-        return Ok(answer(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "error",
-            Some(format!("Unknown webhook type: {}", event.event)),
-        ));
+        tracing::warn!(event = event.event, "unknown LiveKit webhook type");
+        return Ok(answer(StatusCode::UNPROCESSABLE_ENTITY, "error"));
     }
     if event.event.starts_with("egress_") {
         // recordings §11.3.2: an egress's end (or start) moves its recording; duplicates are no-ops.
@@ -83,5 +87,5 @@ async fn receive(
             tracing::info!(room.id = %room, cleared, "room finished: lobby cleared");
         }
     }
-    Ok(answer(StatusCode::OK, "success", None))
+    Ok(answer(StatusCode::OK, "success"))
 }

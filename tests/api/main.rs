@@ -20,6 +20,7 @@ mod now_config;
 mod now_lobby;
 mod now_rooms;
 mod now_users;
+mod now_webhooks;
 mod outage;
 mod recordings;
 mod room_tokens;
