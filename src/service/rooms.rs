@@ -374,6 +374,9 @@ pub async fn update(
 /// the background: the update has been answered whatever LiveKit does. The room is read again
 /// when the push runs, so that two quick updates end with the latest values in LiveKit.
 fn push_metadata(state: &AppState, id: Uuid) {
+    if state.config.livekit_api_url.is_none() {
+        return; // no LiveKit server configured: nothing to tell
+    }
     let state = state.clone();
     let task = async move {
         let room = match rooms::get(&state.db, id).await {
