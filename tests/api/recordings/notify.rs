@@ -52,14 +52,7 @@ async fn rn_1_rn_2_rn_5_s5_screen_recordings_mail_each_owner_only() {
     // The date as the product writes it (day unpadded, as Django's `j`) in the owner's zone (UTC
     // by default): the expected text never depends on today's date.
     let (date, time) = meet::mail::recording_ready::date_time(rec.created_at, "UTC", Lang::En);
-    for needle in [
-        "La Suite".to_string(),
-        "support@example.org".to_string(),
-        format!("{BASE_URL}/{}", rec.id),
-        room.name.clone(),
-        date,
-        time,
-    ] {
+    for needle in ["La Suite".to_string(), "support@example.org".to_string(), format!("{BASE_URL}/{}", rec.id), room.name.clone(), date, time] {
         assert!(text.contains(&needle), "{needle} missing from {text}");
     }
     assert!(m.html().contains("https://example.org/logo.png"));
