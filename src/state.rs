@@ -44,7 +44,7 @@ impl AppState {
     pub fn new(config: Config, db: Db, cache: Cache) -> AppState {
         let cors_regexes =
             config.cors_allowed_origin_regexes.iter().filter_map(|r| regex::Regex::new(r).ok()).collect();
-        let frontend_config = crate::http::meta::frontend_config(&config);
+        let frontend_config = axum::body::Bytes::from(config.frontend_config().to_string());
         AppState(Arc::new(State {
             oidc: crate::oidc::Oidc::new(&config.oidc),
             marketing: crate::marketing::Marketing::new(&config.marketing),

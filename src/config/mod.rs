@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod pyliteral;
 pub mod recording;
+pub mod rooms;
 
 pub use auth::{MarketingConfig, OidcConfig};
 
@@ -154,6 +155,8 @@ pub struct Config {
     pub marketing: MarketingConfig,
     /// Recording pipeline settings (recordings §9).
     pub recording: recording::RecordingConfig,
+    /// Rooms, in-call and frontend settings at upstream HEAD (now-rooms §20).
+    pub rooms: rooms::RoomsConfig,
     /// Problems found when reading the settings (empty when valid).
     pub warnings: Vec<String>,
 }
@@ -352,10 +355,12 @@ impl Config {
         let oidc = auth::read_oidc(&mut r, &mut warnings);
         let marketing = auth::read_marketing(&mut r, &mut warnings);
         let recording_settings = recording::read(&mut r, &mut warnings);
+        let rooms_settings = rooms::read(&mut r);
         let config = Config {
             oidc,
             marketing,
             recording: recording_settings,
+            rooms: rooms_settings,
             bind,
             data_dir,
             database,
@@ -427,6 +432,11 @@ impl Config {
         Ok(())
     }
 
+    /// The body of `GET /api/v1.0/config/` (now-rooms §14), computed from the settings alone.
+    pub fn frontend_config(&self) -> Value {
+        rooms::frontend_config(self)
+    }
+
     /// The effective settings, one per line, secrets masked (for `meet check-config`).
     pub fn describe(&self) -> BTreeMap<&'static str, String> {
         let mask = |s: &str| if s.is_empty() { String::new() } else { "***".to_string() };
@@ -474,6 +484,7 @@ impl Config {
         auth::describe_oidc(&self.oidc, &mut m);
         auth::describe_marketing(&self.marketing, &mut m);
         recording::describe(&self.recording, &mut m);
+        rooms::describe(&self.rooms, &mut m);
         debug_assert!(SECRET_VARS.iter().all(|v| m.get(v).is_none_or(|s| s.is_empty() || s == "***")));
         m
     }

@@ -39,15 +39,21 @@ impl Entry {
     }
 }
 
-/// A participant id we accept from the cookie: 32 lowercase hex digits (S-LK3a). Anything else
-/// is replaced by a new id.
+/// A participant id we accept from the cookie (S-LK3a): a lowercase UUID, hyphenated as the
+/// ids issued since now-rooms §15.2, or 32 hex digits as those issued before. Anything else is
+/// replaced by a new id.
 pub fn valid_participant_id(id: &str) -> bool {
-    id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+    match id.len() {
+        32 => id.bytes().all(hex),
+        36 => uuid::Uuid::parse_str(id).is_ok_and(|u| u.hyphenated().to_string() == id),
+        _ => false,
+    }
 }
 
-/// A new participant id: a random UUID v4 as 32 lowercase hex digits.
+/// A new participant id: a random UUID v4, hyphenated (now-rooms §15.2, NR-LB-2).
 pub fn new_participant_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+    uuid::Uuid::new_v4().hyphenated().to_string()
 }
 
 fn char_count(s: &str) -> usize {
@@ -102,10 +108,16 @@ pub fn parse_decision(body: &serde_json::Map<String, Value>) -> Result<(String, 
             e.add("participant_id", msg::NOT_BLANK);
             None
         }
-        Some(Value::String(s)) => Some(s.trim().to_string()),
-        Some(Value::Number(n)) => Some(n.to_string()),
+        // now-rooms §15.3 (NR-LB-3): a UUID in any accepted form, looked up hyphenated.
+        Some(Value::String(s)) => match crate::domain::slug::parse_python_uuid(s.trim()) {
+            Some(u) => Some(u.hyphenated().to_string()),
+            None => {
+                e.add("participant_id", msg::INVALID_UUID_FIELD);
+                None
+            }
+        },
         Some(_) => {
-            e.add("participant_id", msg::NOT_A_STRING);
+            e.add("participant_id", msg::INVALID_UUID_FIELD);
             None
         }
     };
@@ -188,16 +200,25 @@ mod tests {
             parse_decision(&m(json!({}))).unwrap_err().to_json(crate::i18n::Lang::En),
             m(json!({"participant_id": ["This field is required."], "allow_entry": ["This field is required."]}))
         );
+        let id = "2f7f162f-e7d1-421b-90e7-02bfbfbf8def";
         assert_eq!(
-            parse_decision(&m(json!({"participant_id": "p", "allow_entry": "maybe"})))
+            parse_decision(&m(json!({"participant_id": id, "allow_entry": "maybe"})))
                 .unwrap_err()
                 .to_json(crate::i18n::Lang::En),
             m(json!({"allow_entry": ["Must be a valid boolean."]}))
         );
+        assert_eq!(
+            parse_decision(&m(json!({"participant_id": "test-id", "allow_entry": true})))
+                .unwrap_err()
+                .to_json(crate::i18n::Lang::En),
+            m(json!({"participant_id": ["Must be a valid UUID."]})),
+            "NR-LB-3"
+        );
         for (v, want) in [(json!("yes"), true), (json!("off"), false), (json!(1), true), (json!("F"), false)] {
+            let upper = format!(" {} ", id.replace('-', "").to_uppercase());
             assert_eq!(
-                parse_decision(&m(json!({"participant_id": " p ", "allow_entry": v}))).unwrap(),
-                ("p".into(), want)
+                parse_decision(&m(json!({"participant_id": upper, "allow_entry": v}))).unwrap(),
+                (id.into(), want)
             );
         }
     }
@@ -205,6 +226,8 @@ mod tests {
     #[test]
     fn s_lk3_only_hex_ids_are_kept() {
         assert!(valid_participant_id(&new_participant_id()));
+        assert!(valid_participant_id(&uuid::Uuid::new_v4().simple().to_string()), "ids issued before HEAD");
+        assert!(!valid_participant_id(&uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase()));
         assert!(!valid_participant_id("participant1"));
         assert!(!valid_participant_id(&"A".repeat(32)));
         assert!(!valid_participant_id(""));

@@ -7,7 +7,9 @@ pub mod lobby;
 pub mod participant;
 pub mod permissions;
 pub mod recording;
+pub mod room_config;
 pub mod slug;
+pub mod user_prefs;
 
 use rand::Rng;
 

@@ -3,11 +3,11 @@
 //! Python's truthiness of stored configuration values.
 
 use livekit_protocol as proto;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use super::fields::python_str;
+use super::room_config::{error, lax_bool, sources};
 
-/// The sources a participant may be allowed to publish, in LiveKit's order.
+/// The sources a participant may be allowed to publish, with their LiveKit enum.
 pub const SOURCES: [(&str, proto::TrackSource); 4] = [
     ("camera", proto::TrackSource::Camera),
     ("microphone", proto::TrackSource::Microphone),
@@ -40,48 +40,6 @@ pub enum PermissionError {
     Invalid(Vec<Value>),
 }
 
-/// DRF's rendering of a pydantic error input: every leaf becomes Python's `str()`.
-fn leaves_as_strings(v: &Value) -> Value {
-    match v {
-        Value::Array(items) => Value::Array(items.iter().map(leaves_as_strings).collect()),
-        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), leaves_as_strings(v))).collect()),
-        other => Value::String(python_str(other)),
-    }
-}
-
-fn error(kind: &str, loc: &[&str], msg: &str, input: &Value, ctx: Option<Value>) -> Value {
-    let mut e = Map::new();
-    e.insert("type".into(), json!(kind));
-    e.insert("loc".into(), json!(loc));
-    e.insert("msg".into(), json!(msg));
-    e.insert("input".into(), leaves_as_strings(input));
-    if let Some(ctx) = ctx {
-        e.insert("ctx".into(), leaves_as_strings(&ctx));
-    }
-    e.insert("url".into(), json!(format!("https://errors.pydantic.dev/2.13/v/{kind}")));
-    Value::Object(e)
-}
-
-/// Pydantic's lax boolean: `Ok(None)` for null.
-fn lax_bool(v: &Value) -> Result<Option<bool>, (&'static str, &'static str)> {
-    const PARSING: (&str, &str) = ("bool_parsing", "Input should be a valid boolean, unable to interpret input");
-    match v {
-        Value::Null => Ok(None),
-        Value::Bool(b) => Ok(Some(*b)),
-        Value::Number(n) => match n.as_f64() {
-            Some(0.0) => Ok(Some(false)),
-            Some(1.0) => Ok(Some(true)),
-            _ => Err(PARSING),
-        },
-        Value::String(s) => match s.to_ascii_lowercase().as_str() {
-            "0" | "off" | "f" | "false" | "n" | "no" => Ok(Some(false)),
-            "1" | "on" | "t" | "true" | "y" | "yes" => Ok(Some(true)),
-            _ => Err(PARSING),
-        },
-        Value::Array(_) | Value::Object(_) => Err(("bool_type", "Input should be a valid boolean")),
-    }
-}
-
 /// Validates an `update-participant` `permission` value (`null` → `Ok(None)`) into the LiveKit
 /// message: given booleans as given, absent or null ones unset, sources as protobuf enums.
 pub fn parse_permission(v: &Value) -> Result<Option<proto::ParticipantPermission>, PermissionError> {
@@ -100,17 +58,18 @@ pub fn parse_permission(v: &Value) -> Result<Option<proto::ParticipantPermission
     };
     let Value::Object(m) = v else {
         let class = "ParticipantPermission";
+        let msg = format!("Input should be a valid dictionary or instance of {class}");
         return Err(PermissionError::Invalid(vec![error(
             "model_type",
             &[],
-            &format!("Input should be a valid dictionary or instance of {class}"),
+            &msg,
             v,
             Some(json!({"class_name": class})),
         )]));
     };
-    let mut forbidden: Vec<&'static str> =
-        FORBIDDEN.iter().copied().filter(|k| m.get(*k).is_some_and(|v| !v.is_null())).collect();
-    if m.get("can_update_metadata").is_some_and(|v| lax_bool(v) == Ok(Some(true))) {
+    let set = |k: &str| m.get(k).is_some_and(|v| !v.is_null());
+    let mut forbidden: Vec<&'static str> = FORBIDDEN.iter().copied().filter(|k| set(k)).collect();
+    if m.get("can_update_metadata").is_some_and(|v| matches!(lax_bool(v, &[]), Ok(Some(true)))) {
         forbidden.push("can_update_metadata");
     }
     if !forbidden.is_empty() {
@@ -119,8 +78,9 @@ pub fn parse_permission(v: &Value) -> Result<Option<proto::ParticipantPermission
     let mut errors = Vec::new();
     let mut out = proto::ParticipantPermission::default();
     for (key, value) in m {
+        let loc = [key.clone()];
         if BOOL_KEYS.contains(&key.as_str()) {
-            match lax_bool(value) {
+            match lax_bool(value, &loc) {
                 Ok(b) => {
                     let b = b.unwrap_or(false);
                     match key.as_str() {
@@ -133,30 +93,21 @@ pub fn parse_permission(v: &Value) -> Result<Option<proto::ParticipantPermission
                         _ => {}
                     }
                 }
-                Err((kind, msg)) => errors.push(error(kind, &[key], msg, value, None)),
+                Err(e) => errors.push(e),
             }
         } else if key == "can_publish_sources" {
-            let Value::Array(items) = value else {
-                errors.push(error("list_type", &[key], "Input should be a valid list", value, None));
-                continue;
-            };
-            for (i, item) in items.iter().enumerate() {
-                match SOURCES.iter().find(|(name, _)| item.as_str() == Some(*name)) {
-                    Some((_, source)) => out.can_publish_sources.push(*source as i32),
-                    None => {
-                        let expected = "'camera', 'microphone', 'screen_share' or 'screen_share_audio'";
-                        errors.push(error(
-                            "literal_error",
-                            &[key, &i.to_string()],
-                            &format!("Input should be {expected}"),
-                            item,
-                            Some(json!({"expected": expected})),
-                        ));
+            match sources(value, &loc) {
+                Ok(names) => {
+                    for name in names.unwrap_or_default() {
+                        if let Some((_, source)) = SOURCES.iter().find(|(n, _)| *n == name) {
+                            out.can_publish_sources.push(*source as i32);
+                        }
                     }
                 }
+                Err(mut e) => errors.append(&mut e),
             }
         } else {
-            errors.push(error("extra_forbidden", &[key], "Extra inputs are not permitted", value, None));
+            errors.push(error("extra_forbidden", &loc, "Extra inputs are not permitted", value, None));
         }
     }
     if errors.is_empty() {

@@ -77,23 +77,21 @@ impl AccessLevel {
     }
 }
 
-/// What the room representation shows to one caller (§5.3 inclusion rules).
+/// What the room representation shows to one caller (now-rooms §6.2 inclusion rules; the
+/// configuration is always shown and `pin_code` goes with `livekit`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RoomVisibility {
-    pub configuration: bool,
+    /// `accesses`: administrators and owners only.
     pub accesses: bool,
+    /// `livekit` and `pin_code`.
     pub livekit: bool,
-    pub is_administrable: bool,
 }
 
-/// The §5.3 table: `role` is the caller's role on the room (none for anonymous callers).
+/// The §6.2 table: `role` is the caller's role on the room (none for anonymous callers).
 pub fn room_visibility(level: AccessLevel, authenticated: bool, role: Option<Role>) -> RoomVisibility {
-    let admin = is_administrator(role);
     RoomVisibility {
-        configuration: admin,
-        accesses: role.is_some(),
+        accesses: is_administrator(role),
         livekit: level == AccessLevel::Public || (level == AccessLevel::Trusted && authenticated) || role.is_some(),
-        is_administrable: admin,
     }
 }
 
@@ -202,16 +200,16 @@ mod tests {
     #[test]
     fn room_representation_table() {
         let v = room_visibility(Restricted, false, None);
-        assert!(!v.livekit && !v.accesses && !v.configuration && !v.is_administrable);
+        assert!(!v.livekit && !v.accesses);
         assert!(room_visibility(Public, false, None).livekit);
         assert!(!room_visibility(Trusted, false, None).livekit);
         assert!(room_visibility(Trusted, true, None).livekit);
         assert!(!room_visibility(Restricted, true, None).livekit);
         let m = room_visibility(Restricted, true, Some(Member));
-        assert!(m.livekit && m.accesses && !m.configuration && !m.is_administrable);
+        assert!(m.livekit && !m.accesses);
         for r in [Administrator, Owner] {
             let a = room_visibility(Restricted, true, Some(r));
-            assert!(a.livekit && a.accesses && a.configuration && a.is_administrable);
+            assert!(a.livekit && a.accesses);
         }
     }
 

@@ -48,9 +48,17 @@ impl JsonSchema for FieldErrors {
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
             "type": "object",
-            "description": "Messages by field name; `non_field_errors` for the body as a whole.",
+            "description": "Messages by field name; `non_field_errors` for the body as a whole. A field \
+                holding a dictionary has its errors by key (`{\"attributes\": {\"k\": [\"…\"]}}`); a field \
+                checked by a schema has the schema's error objects (`type`, `loc`, `msg`, `input`, `url`).",
             "minProperties": 1,
-            "additionalProperties": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            "additionalProperties": {"anyOf": [
+                {"type": "array", "minItems": 1, "items": {"anyOf": [
+                    {"type": "string"},
+                    {"type": "object", "required": ["type", "loc", "msg"]},
+                ]}},
+                {"type": "object", "minProperties": 1},
+            ]},
         })
     }
 }

@@ -80,15 +80,15 @@ async fn request_entry(
     let cookie_name = &state.config.lobby_cookie_name;
     let pid = cookie(&headers, cookie_name).filter(|c| lobby::valid_participant_id(c)).map(str::to_string);
     let Path(segment) = id.map_err(|_| ApiError::NotFound)?;
-    if caller.user().is_none() {
-        // Q1: a participant is throttled on its own (per room) when it has a valid cookie.
-        let identity = match &pid {
-            Some(p) => format!("{p}_{segment}"),
-            None => ip,
-        };
-        crate::service::throttle::check(&state, "request_entry", &identity, state.config.request_entry_throttle_rate)
-            .await?;
-    }
+    // now-rooms §15.5: authenticated callers by user (NR-LB-4); a participant with a valid
+    // cookie on its own, per room (Q1); cookieless callers by IP.
+    let identity = match (caller.user(), &pid) {
+        (Some(u), _) => u.id.to_string(),
+        (None, Some(p)) => format!("{p}_{segment}"),
+        (None, None) => ip,
+    };
+    crate::service::throttle::check(&state, "request_entry", &identity, state.config.request_entry_throttle_rate)
+        .await?;
     let body = body?.object()?;
     let username = lobby::parse_username(body.get("username"), state.config.lobby_username_max_length)
         .map_err(ApiError::Validation)?;

@@ -1,15 +1,13 @@
 //! The API root and the frontend configuration (users-auth-rooms §2.1, §5.11).
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::extract::{Caller, Origin};
 use super::{ApiRoute, ViewAuth, API};
-use crate::config::Config;
 use crate::error::{json_response, ApiError};
 use crate::state::AppState;
 
@@ -19,7 +17,7 @@ pub fn routes() -> Vec<ApiRoute> {
             .doc(Method::GET, "Links to the API's collections")
             .returns::<ApiRootOut>(200),
         ApiRoute::new("/api/v1.0/config/", "Config", ViewAuth::Any, get(config))
-            .doc(Method::GET, "Settings the frontend needs (recording, analytics, support)")
+            .doc(Method::GET, "Settings the frontend needs (recording, LiveKit, telephony, features, analytics)")
             .returns::<FrontendConfigOut>(200)
             .no_head(),
     ]
@@ -39,25 +37,13 @@ async fn root(origin: Origin, _caller: Caller) -> Response {
     )
 }
 
-/// `GET /api/v1.0/config/`: users-auth-rooms §5.11. Open to anyone, but a bad bearer header is
+/// `GET /api/v1.0/config/`: users-auth-rooms §5.11, now-rooms §14 (body computed once by
+/// `Config::frontend_config`). Open to anyone, but a bad bearer header is
 /// still refused by authentication.
 async fn config(State(state): State<AppState>, _caller: Caller) -> Result<Response, ApiError> {
     let mut resp = (StatusCode::OK, state.frontend_config.clone()).into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(resp)
-}
-
-/// Serializes the `/config/` body once, keys in the reference's order.
-pub fn frontend_config(c: &Config) -> Bytes {
-    let modes: Vec<Value> = c.recording_worker_classes.keys().map(|k| Value::String(k.clone())).collect();
-    let body = json!({
-        "LANGUAGE_CODE": c.language_code,
-        "recording": {"is_enabled": c.recording_enable, "available_modes": modes},
-        "analytics": Value::Object(c.frontend_analytics.clone()),
-        "support": Value::Object(c.frontend_support.clone()),
-        "silence_livekit_debug_logs": c.frontend_silence_livekit_debug,
-    });
-    Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
 }
 
 /// The schema of the `GET /api/v1.0/` body (absolute URLs). The OpenAPI tests check that the
@@ -72,26 +58,34 @@ pub struct ApiRootOut {
     pub resource_accesses: String,
 }
 
-/// The schema of the `/config/` body built by [`frontend_config`]. The OpenAPI tests check that
-/// the answer has exactly these keys.
+/// The keys of the `/config/` body built by `Config::frontend_config` (now-rooms §14). The
+/// OpenAPI tests check that the answer has exactly these keys.
 #[derive(Debug, schemars::JsonSchema)]
 #[schemars(rename = "FrontendConfig")]
 pub struct FrontendConfigOut {
     #[serde(rename = "LANGUAGE_CODE")]
-    pub language_code: String,
-    pub recording: RecordingConfigOut,
-    /// `FRONTEND_ANALYTICS`, as configured.
-    pub analytics: serde_json::Map<String, Value>,
-    /// `FRONTEND_SUPPORT`, as configured.
-    pub support: serde_json::Map<String, Value>,
-    pub silence_livekit_debug_logs: bool,
-}
-
-/// The `recording` part of [`FrontendConfigOut`].
-#[derive(Debug, schemars::JsonSchema)]
-#[schemars(rename = "RecordingConfig")]
-pub struct RecordingConfigOut {
-    pub is_enabled: bool,
-    /// The keys of `RECORDING_WORKER_CLASSES`.
-    pub available_modes: Vec<String>,
+    pub language_code: serde_json::Value,
+    pub recording: serde_json::Value,
+    pub background_image: serde_json::Value,
+    pub telephony: serde_json::Value,
+    pub resource: serde_json::Value,
+    pub subtitle: serde_json::Value,
+    pub diagnostics: serde_json::Value,
+    pub livekit: serde_json::Value,
+    pub authenticated_users_can_edit_display_name: serde_json::Value,
+    pub custom_css_url: serde_json::Value,
+    pub analytics: serde_json::Value,
+    pub support: serde_json::Value,
+    pub silence_livekit_debug_logs: serde_json::Value,
+    pub is_silent_login_enabled: serde_json::Value,
+    pub idle_disconnect_warning_delay: serde_json::Value,
+    pub feedback: serde_json::Value,
+    pub documentation_url: serde_json::Value,
+    pub external_home_url: serde_json::Value,
+    pub use_french_gov_footer: serde_json::Value,
+    pub use_proconnect_button: serde_json::Value,
+    pub manifest_link: serde_json::Value,
+    pub transcription_destination: serde_json::Value,
+    pub max_participants_for_sound: serde_json::Value,
+    pub auto_mute_on_join_threshold: serde_json::Value,
 }

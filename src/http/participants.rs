@@ -10,6 +10,9 @@ use axum::http::{header, Method};
 use axum::response::Response;
 use axum::routing::post;
 
+use schemars::JsonSchema;
+
+use super::bodies::ErrorOut;
 use super::extract::{Body, Caller};
 use super::rooms::room_ref;
 use super::{ApiRoute, ViewAuth};
@@ -27,18 +30,129 @@ pub fn routes() -> Vec<ApiRoute> {
             ViewAuth::User,
             post(update_participant_role),
         )
-        .doc(Method::POST, "Promote a connected participant to administrator or demote them to member"),
+        .doc(Method::POST, "Promote a connected participant to administrator or demote them to member")
+        .body::<RoleChangeIn>()
+        .returns::<RoleChangeOut>(200)
+        .errors(&[403, 404])
+        .returns::<ErrorOut>(403)
+        .returns::<ErrorOut>(404)
+        .returns::<ErrorOut>(502),
         ApiRoute::new("/api/v1.0/rooms/{id}/mute-participant/", "Room", ViewAuth::Any, post(mute_participant))
-            .doc(Method::POST, "Mute a participant's track (administrators, or participants when everyone can mute)"),
+            .doc(Method::POST, "Mute a participant's track (administrators, or participants when everyone can mute)")
+            .body::<MuteIn>()
+            .returns::<StatusOut>(200)
+            .errors(&[403, 404])
+            .returns::<ErrorOut>(403)
+            .returns::<ErrorOut>(404)
+            .returns::<ErrorOut>(500),
         ApiRoute::new("/api/v1.0/rooms/{id}/update-participant/", "Room", ViewAuth::User, post(update_participant))
-            .doc(Method::POST, "Change a participant's name, metadata, attributes or permission (administrators)"),
+            .doc(Method::POST, "Change a participant's name, metadata, attributes or permission (administrators)")
+            .body::<ParticipantUpdateIn>()
+            .returns::<StatusOut>(200)
+            .errors(&[403, 404])
+            .returns::<ErrorOut>(404)
+            .returns::<ErrorOut>(500),
         ApiRoute::new("/api/v1.0/rooms/{id}/remove-participant/", "Room", ViewAuth::User, post(remove_participant))
-            .doc(Method::POST, "Remove a participant from the call (administrators)"),
+            .doc(Method::POST, "Remove a participant from the call (administrators)")
+            .body::<ParticipantIn>()
+            .returns::<StatusOut>(200)
+            .errors(&[403, 404])
+            .returns::<ErrorOut>(404)
+            .returns::<ErrorOut>(500),
         ApiRoute::new("/api/v1.0/rooms/{id}/toggle-hand/", "Room", ViewAuth::Any, post(toggle_hand))
-            .doc(Method::POST, "Raise or lower the caller's hand (LiveKit token)"),
+            .doc(Method::POST, "Raise or lower the caller's hand (LiveKit token)")
+            .body::<ToggleHandIn>()
+            .returns::<StatusOut>(200)
+            .errors(&[403, 404])
+            .returns::<ErrorOut>(404)
+            .returns::<ErrorOut>(500),
         ApiRoute::new("/api/v1.0/rooms/{id}/rename/", "Room", ViewAuth::Any, post(rename))
-            .doc(Method::POST, "Change the caller's display name in the call (LiveKit token)"),
+            .doc(Method::POST, "Change the caller's display name in the call (LiveKit token)")
+            .body::<RenameIn>()
+            .returns::<StatusOut>(200)
+            .errors(&[403, 404])
+            .returns::<ErrorOut>(404)
+            .returns::<ErrorOut>(500),
     ]
+}
+
+/// The body of `update-participant-role`.
+#[derive(Debug, JsonSchema)]
+#[schemars(rename = "ParticipantRoleChange")]
+pub struct RoleChangeIn {
+    /// The LiveKit identity of a connected participant (a user's `sub`).
+    pub participant_identity: String,
+    pub role: AssignableRole,
+}
+
+/// The roles `update-participant-role` assigns.
+#[derive(Debug, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AssignableRole {
+    Member,
+    Administrator,
+}
+
+/// The answer of `update-participant-role`.
+#[derive(Debug, JsonSchema)]
+#[schemars(rename = "ParticipantRole")]
+pub struct RoleChangeOut {
+    pub role: AssignableRole,
+    /// Whether LiveKit's `room_role` attribute was updated too.
+    pub livekit_synced: bool,
+}
+
+/// The body of `mute-participant`.
+#[derive(Debug, JsonSchema)]
+#[schemars(rename = "ParticipantMute")]
+pub struct MuteIn {
+    pub participant_identity: String,
+    #[schemars(length(min = 1, max = 255))]
+    pub track_sid: String,
+}
+
+/// The body of `remove-participant`.
+#[derive(Debug, JsonSchema)]
+#[schemars(rename = "Participant")]
+pub struct ParticipantIn {
+    pub participant_identity: String,
+}
+
+/// The body of `update-participant`: at least one of `metadata`, `attributes`, `permission`, `name`.
+#[derive(Debug, JsonSchema)]
+#[schemars(rename = "ParticipantUpdate")]
+pub struct ParticipantUpdateIn {
+    pub participant_identity: String,
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    pub attributes: Option<std::collections::BTreeMap<String, String>>,
+    /// LiveKit's `ParticipantPermission` (snake_case keys; `hidden`, `recorder`, `agent` and
+    /// `can_update_metadata: true` are refused).
+    pub permission: Option<serde_json::Map<String, serde_json::Value>>,
+    #[schemars(length(max = 255))]
+    pub name: Option<String>,
+}
+
+/// The body of `toggle-hand`.
+#[derive(Debug, JsonSchema)]
+#[schemars(rename = "HandState")]
+pub struct ToggleHandIn {
+    pub raised: bool,
+}
+
+/// The body of `rename`.
+#[derive(Debug, JsonSchema)]
+#[schemars(rename = "ParticipantName")]
+pub struct RenameIn {
+    #[schemars(length(min = 1, max = 255))]
+    pub name: String,
+}
+
+/// `{"status": "success"}`.
+#[derive(Debug, JsonSchema)]
+#[schemars(rename = "Success")]
+pub struct StatusOut {
+    #[schemars(regex(pattern = "^success$"))]
+    pub status: String,
 }
 
 /// The caller's LiveKit token from `Authorization: Bearer <jwt>` (now-rooms §3.1): `None` without

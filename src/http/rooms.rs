@@ -75,42 +75,57 @@ pub struct NestedAccessOut {
 
 impl From<AccessWithUser> for NestedAccessOut {
     fn from(a: AccessWithUser) -> Self {
-        let user = UserOut { id: a.user_id, email: a.email, full_name: a.full_name, short_name: a.short_name };
+        let user = UserOut {
+            id: a.user_id,
+            email: a.email,
+            full_name: a.full_name,
+            short_name: a.short_name,
+            timezone: a.timezone,
+            language: a.language,
+            default_room_access_level: a.default_room_access_level,
+            default_room_configuration: a.default_room_configuration.0,
+        };
         NestedAccessOut { id: a.id, user, resource: a.resource_id, role: a.role }
     }
 }
 
-/// The room representation, keys in the reference's order (§5.3).
+/// The room representation, keys in upstream HEAD's order (now-rooms §6.2).
 #[derive(Serialize, Debug, schemars::JsonSchema)]
 #[schemars(rename = "Room")]
 pub struct RoomOut {
     pub id: Uuid,
     pub name: String,
     pub slug: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
-    pub configuration: Option<Value>,
+    #[schemars(with = "serde_json::Map<String, Value>")]
+    pub configuration: Value,
     #[schemars(with = "crate::domain::permissions::AccessLevel")]
     pub access_level: String,
+    /// Present exactly when `livekit` is (`null` for a room without PIN).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin_code: Option<Option<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accesses: Option<Vec<NestedAccessOut>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub livekit: Option<LiveKitOut>,
-    pub is_administrable: bool,
 }
 
 impl From<RoomView> for RoomOut {
     fn from(v: RoomView) -> Self {
         let r = v.room;
+        // A legacy configuration that is not an object reads as `{}` (B-CFG-2).
+        let configuration = match r.configuration.0 {
+            c @ Value::Object(_) => c,
+            _ => Value::Object(Default::default()),
+        };
         RoomOut {
             id: r.id,
             name: r.name,
             slug: r.slug,
-            configuration: v.show_configuration.then_some(r.configuration.0),
+            configuration,
             access_level: r.access_level,
+            pin_code: v.livekit.as_ref().map(|_| r.pin_code),
             accesses: v.accesses.map(|all| all.into_iter().map(NestedAccessOut::from).collect()),
             livekit: v.livekit,
-            is_administrable: v.is_administrable,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! `POST /api/v1.0/rooms/webhooks-livekit/`: LiveKit server events (lobby-livekit §5, W
-//! statements), verified with the API key and secret.
+//! statements; now-rooms §16), verified with the API key and secret.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -32,13 +32,12 @@ pub struct WebhookEventIn {
     pub event: String,
 }
 
-/// The webhook's answer: `success`, or `error` with a message.
+/// The webhook's answer: `{"status": "success"}` or `{"status": "error"}` (now-rooms §16.1:
+/// errors carry no message).
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[schemars(rename = "WebhookAnswer")]
 pub struct WebhookOut {
     pub status: WebhookStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
 }
 
 /// The outcome of a webhook call.
@@ -67,8 +66,9 @@ const KNOWN_EVENTS: &[&str] = &[
     "agent_job_ended",
 ];
 
-fn answer(status: StatusCode, outcome: WebhookStatus, message: Option<String>) -> Response {
-    super::rooms::respond(status, &WebhookOut { status: outcome, message })
+/// The body of every answer (now-rooms §16.1: errors carry no message).
+fn answer(status: StatusCode, outcome: WebhookStatus) -> Response {
+    super::rooms::respond(status, &WebhookOut { status: outcome })
 }
 
 /// `POST /api/v1.0/rooms/webhooks-livekit/`: lobby-livekit §5.
@@ -82,23 +82,28 @@ async fn receive(
     let event = match state.livekit.verify_webhook(&body, authorization) {
         Ok(e) => e,
         Err(WebhookRejection::MissingAuthorization) => {
-            return Ok(answer(
-                StatusCode::UNAUTHORIZED,
-                WebhookStatus::Error,
-                Some("Authorization header missing".into()),
-            ));
+            return Ok(answer(StatusCode::UNAUTHORIZED, WebhookStatus::Error));
         }
         Err(WebhookRejection::InvalidPayload(why)) => {
             tracing::warn!(reason = why, "LiveKit webhook refused");
-            return Ok(answer(StatusCode::BAD_REQUEST, WebhookStatus::Error, Some("Invalid webhook payload".into())));
+            return Ok(answer(StatusCode::BAD_REQUEST, WebhookStatus::Error));
         }
     };
+    // now-rooms §16.2: connection-test rooms and rooms outside the filter are ignored, whatever
+    // the event type.
+    let room_name = match event.room.as_ref().map(|r| r.name.as_str()).filter(|n| !n.is_empty()) {
+        Some(name) => name,
+        None => event.egress_info.as_ref().map(|e| e.room_name.as_str()).unwrap_or(""),
+    };
+    let settings = &state.config.rooms;
+    let filtered_out = settings.livekit_webhook_events_filter.as_ref().is_some_and(|re| !re.is_match(room_name));
+    if room_name.starts_with(&settings.connection_test_room_prefix) || filtered_out {
+        tracing::debug!(event = event.event, "LiveKit webhook ignored (connection test or filtered room)");
+        return Ok(answer(StatusCode::OK, WebhookStatus::Success));
+    }
     if !KNOWN_EVENTS.contains(&event.event.as_str()) {
-        return Ok(answer(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            WebhookStatus::Error,
-            Some(format!("Unknown webhook type: {}", event.event)),
-        ));
+        tracing::warn!(event = event.event, "unknown LiveKit webhook type");
+        return Ok(answer(StatusCode::UNPROCESSABLE_ENTITY, WebhookStatus::Error));
     }
     if event.event.starts_with("egress_") {
         // recordings §11.3.2: an egress's end (or start) moves its recording; duplicates are no-ops.
@@ -112,5 +117,5 @@ async fn receive(
             tracing::info!(room.id = %room, cleared, "room finished: lobby cleared");
         }
     }
-    Ok(answer(StatusCode::OK, WebhookStatus::Success, None))
+    Ok(answer(StatusCode::OK, WebhookStatus::Success))
 }

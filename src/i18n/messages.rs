@@ -37,6 +37,8 @@ messages! {
     PK_DOES_NOT_EXIST = "Invalid pk \"{pk_value}\" - object does not exist.";
     PK_INCORRECT_TYPE = "Incorrect type. Expected pk value, received {data_type}.";
     INVALID_BOOLEAN = "Must be a valid boolean.";
+    INVALID_UUID_FIELD = "Must be a valid UUID.";
+    INVALID_TIMEZONE = "A valid timezone is required.";
     INVALID_INTEGER = "A valid integer is required.";
     INVALID_DATA = "Invalid data. Expected a dictionary, but got {datatype}.";
     UNIQUE_TOGETHER = "The fields {field_names} must make a unique set.";

@@ -121,6 +121,34 @@ impl LiveKit {
         Ok(())
     }
 
+    /// Merges `update` into the metadata of the running LiveKit room `room` (now-rooms §6.4):
+    /// `ListRooms` first (false when the room is not running), the existing metadata read as an
+    /// object (unparsable or non-object metadata counts as `{}`, B-CFG-3), then
+    /// `UpdateRoomMetadata` with the merged object in Python's JSON style.
+    pub async fn merge_room_metadata(
+        &self,
+        room: &str,
+        update: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<bool, String> {
+        let client = self.rooms.as_ref().ok_or("LIVEKIT_API_URL is not set")?;
+        let running = tokio::time::timeout(self.timeout, client.list_rooms(vec![room.to_string()]))
+            .await
+            .map_err(|_| "ListRooms timed out".to_string())?
+            .map_err(|e| format!("ListRooms failed: {e}"))?;
+        let Some(current) = running.into_iter().find(|r| r.name == room) else { return Ok(false) };
+        let mut metadata = match serde_json::from_str::<serde_json::Value>(&current.metadata) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        metadata.extend(update);
+        let text = python_json(&serde_json::Value::Object(metadata));
+        tokio::time::timeout(self.timeout, client.update_room_metadata(room, &text))
+            .await
+            .map_err(|_| "UpdateRoomMetadata timed out".to_string())?
+            .map_err(|e| format!("UpdateRoomMetadata failed: {e}"))?;
+        Ok(true)
+    }
+
     /// Verifies a webhook as LiveKit signs it: `Authorization` holds a JWT (no `Bearer`) signed
     /// with the API secret, issued by the API key, whose `sha256` claim is the base64 SHA-256 of
     /// the exact body (compared in constant time); then parses the event.
@@ -145,5 +173,48 @@ impl LiveKit {
             return Err(invalid("body hash does not match".into()));
         }
         serde_json::from_str(body).map_err(|e| invalid(format!("event: {e}")))
+    }
+}
+
+/// `value` as Python's `json.dumps` writes it by default: `", "` and `": "` separators, non-ASCII
+/// characters escaped as `\uXXXX`.
+pub fn python_json(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Array(items) => format!("[{}]", items.iter().map(python_json).collect::<Vec<_>>().join(", ")),
+        Value::Object(m) => {
+            let items: Vec<String> = m
+                .iter()
+                .map(|(k, v)| format!("{}: {}", python_json(&Value::String(k.clone())), python_json(v)))
+                .collect();
+            format!("{{{}}}", items.join(", "))
+        }
+        Value::String(s) => {
+            let mut out = String::with_capacity(s.len() + 2);
+            for c in serde_json::to_string(s).unwrap_or_default().chars() {
+                if c.is_ascii() {
+                    out.push(c);
+                } else {
+                    let mut buf = [0u16; 2];
+                    for unit in c.encode_utf16(&mut buf) {
+                        out.push_str(&format!("\\u{unit:04x}"));
+                    }
+                }
+            }
+            out
+        }
+        leaf => leaf.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn python_json_style() {
+        let v = serde_json::json!({"configuration": {"can_publish_sources": ["camera"]}, "name": "é", "n": null});
+        assert_eq!(
+            super::python_json(&v),
+            r#"{"configuration": {"can_publish_sources": ["camera"]}, "name": "\u00e9", "n": null}"#
+        );
     }
 }

@@ -24,8 +24,8 @@ use crate::state::AppState;
 use crate::store::rooms::Room;
 use crate::store::users::User;
 
-/// The 403 of the lobby's administrator routes (the reference reuses the recording message, Q5).
-pub const NOT_ADMIN: crate::i18n::MsgId = crate::i18n::msg::START_FORBIDDEN;
+/// The 403 of the lobby's administrator routes (now-rooms §15.3: `PRIV403`).
+pub const NOT_ADMIN: crate::i18n::MsgId = crate::i18n::msg::PRIVILEGES_ON_ROOM;
 
 /// The `request-entry` answer: the participant (`status`, `username`, `id`, `color`), then
 /// `livekit` (a join token when admitted).
@@ -57,10 +57,11 @@ pub async fn request_entry_for(
     pid: &str,
     username: &str,
 ) -> Result<Admission, ApiError> {
+    let role = role_on(state, room, user).await?;
     let bypass = match level(room) {
         AccessLevel::Public => true,
         AccessLevel::Trusted if user.is_some() => true,
-        _ => role_on(state, room, user).await?.is_some(),
+        _ => role.is_some(),
     };
     let outcome = request_entry(state, room.id, pid, username, || colour::colour(pid), bypass).await?;
     let livekit = if outcome.admitted {
@@ -69,8 +70,19 @@ pub async fn request_entry_for(
             None => pid.to_string(),
         };
         let room_name = room.id.to_string();
-        let jwt = token::join_token_as(&state.config, &room_name, &identity, username, &outcome.entry.color)
-            .map_err(ApiError::internal)?;
+        // now-rooms §7.1, §15.2: the caller's role and the room's sources.
+        let can_edit = state.config.rooms.authenticated_participants_can_edit_display_name;
+        let name = token::display_name(user, Some(username), can_edit);
+        let grant = token::Grant {
+            room: &room_name,
+            identity: &identity,
+            name: &name,
+            colour: &outcome.entry.color,
+            role,
+            is_authenticated: user.is_some(),
+            room_sources: crate::domain::room_config::publish_sources(&room.configuration.0),
+        };
+        let jwt = token::mint(&state.config, &grant).map_err(ApiError::internal)?;
         Some(LiveKitOut { url: state.config.livekit_api_url.clone(), room: room_name, token: jwt })
     } else {
         None
@@ -107,7 +119,12 @@ pub async fn decide_as_admin(
     if level(room) == AccessLevel::Public {
         return Ok(Err(DecideError::NoLobby));
     }
-    decide(state, room.id, pid, allow).await
+    let first = decide(state, room.id, pid, allow).await?;
+    // B-LB-1: waiters whose cookie predates hyphenated ids are stored under 32 hex digits.
+    match (first, Uuid::parse_str(pid)) {
+        (Err(DecideError::ParticipantNotFound), Ok(u)) => decide(state, room.id, &u.simple().to_string(), allow).await,
+        (first, _) => Ok(first),
+    }
 }
 
 /// What `request-entry` answers, before the token is minted.

@@ -9,3 +9,4 @@ pub mod recordings;
 pub mod rooms;
 pub mod throttle;
 pub mod unregistered;
+pub mod users;

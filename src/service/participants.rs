@@ -238,60 +238,6 @@ fn optional_object(body: &Map<String, Value>, key: &str, errors: &mut FieldError
     }
 }
 
-/// Python's `json.dumps` with its default separators and ASCII escaping (metadata text).
-fn python_json(v: &Value) -> String {
-    fn write(v: &Value, out: &mut String) {
-        match v {
-            Value::Array(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    write(item, out);
-                }
-                out.push(']');
-            }
-            Value::Object(m) => {
-                out.push('{');
-                for (i, (k, item)) in m.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    write(&Value::String(k.clone()), out);
-                    out.push_str(": ");
-                    write(item, out);
-                }
-                out.push('}');
-            }
-            Value::String(s) => {
-                out.push('"');
-                for c in s.chars() {
-                    match c {
-                        '"' => out.push_str("\\\""),
-                        '\\' => out.push_str("\\\\"),
-                        '\n' => out.push_str("\\n"),
-                        '\r' => out.push_str("\\r"),
-                        '\t' => out.push_str("\\t"),
-                        c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
-                            let mut buf = [0u16; 2];
-                            for unit in c.encode_utf16(&mut buf) {
-                                out.push_str(&format!("\\u{unit:04x}"));
-                            }
-                        }
-                        c => out.push(c),
-                    }
-                }
-                out.push('"');
-            }
-            other => out.push_str(&other.to_string()),
-        }
-    }
-    let mut out = String::new();
-    write(v, &mut out);
-    out
-}
-
 /// `POST rooms/{id}/update-participant/` (now-rooms §5.2).
 #[instrument(skip_all)]
 pub async fn update(
@@ -355,7 +301,7 @@ pub async fn update(
         room: lk_room(&room),
         identity,
         // B-PM-1: no metadata given means none sent (the original overwrites it with "null").
-        metadata: metadata.map(|m| python_json(&Value::Object(m))).unwrap_or_default(),
+        metadata: metadata.map(|m| crate::livekit::python_json(&Value::Object(m))).unwrap_or_default(),
         permission,
         name: name.unwrap_or_default(),
         attributes: attribute_map,
@@ -435,14 +381,4 @@ pub async fn rename(
         Ok(()) => success(),
         Err(e) => failed(e, "Failed to rename participant"),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn metadata_is_written_as_python_does() {
-        assert_eq!(python_json(&json!({"a": [1, "é"], "b": {"c": null}})), r#"{"a": [1, "\u00e9"], "b": {"c": null}}"#);
-    }
 }

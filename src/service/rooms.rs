@@ -1,15 +1,16 @@
-//! Room use-cases (users-auth-rooms §5.3–§5.9): list, create, retrieve, update, delete and the
-//! creation callback. Every write that depends on a role runs in one transaction that first
+//! Room use-cases (users-auth-rooms §5.3–§5.9, now-rooms §6): list, create, retrieve, update,
+//! delete and the creation callback. Every write that depends on a role runs in one transaction that first
 //! locks the room (`store::rooms::lock`); creation writes the room, its owner access and the
 //! callback entry before committing (B15).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use tracing::instrument;
+use tracing::{instrument, Instrument};
 use uuid::Uuid;
 
-use crate::domain::fields::{char_field, choice_field, object_field};
+use crate::domain::fields::{char_field, choice_field, NOT_NULL};
 use crate::domain::permissions::{self, AccessLevel, Role};
+use crate::domain::room_config;
 use crate::domain::slug::{room_slug, RoomRef};
 use crate::error::{ApiError, FieldErrors};
 use crate::livekit::token::{self, LiveKitOut};
@@ -25,16 +26,14 @@ pub const SLUG_TAKEN: crate::i18n::MsgId = crate::i18n::msg::ROOM_SLUG_TAKEN;
 /// Prefix of the creation-callback cache keys (§5.5 step 3).
 pub const CALLBACK_KEY_PREFIX: &str = "room-creation-callback_";
 
-/// A room as one caller sees it: the parts of the §5.3 representation.
+/// A room as one caller sees it: the parts of the now-rooms §6.2 representation.
 #[derive(Debug, Clone)]
 pub struct RoomView {
     pub room: Room,
-    /// `configuration` is shown (administrator privileges).
-    pub show_configuration: bool,
-    /// Every access of the room, newest first, when the caller has a role.
+    /// Every access of the room, newest first, when the caller is an administrator or owner.
     pub accesses: Option<Vec<AccessWithUser>>,
+    /// `livekit` (and with it `pin_code`) when the caller may join.
     pub livekit: Option<LiveKitOut>,
-    pub is_administrable: bool,
 }
 
 fn parse_role(s: &str) -> Result<Role, ApiError> {
@@ -61,29 +60,45 @@ pub struct Participant<'a> {
 }
 
 impl<'a> Participant<'a> {
-    pub fn new(user: Option<&'a User>, username: Option<&'a str>) -> Self {
+    pub fn new(state: &AppState, user: Option<&'a User>, username: Option<&'a str>) -> Self {
+        let can_edit = state.config.rooms.authenticated_participants_can_edit_display_name;
         let fixed = user.map(|u| {
             let identity = token::identity(Some(u));
             let colour = crate::domain::colour::colour(&identity);
-            (identity, token::display_name(Some(u), username), colour)
+            (identity, token::display_name(Some(u), username, can_edit), colour)
         });
         Participant { user, username, fixed }
     }
 
-    /// The `livekit` object for the LiveKit room `room`.
-    pub fn livekit(&self, state: &AppState, room: &str) -> Result<LiveKitOut, ApiError> {
-        match &self.fixed {
-            Some((identity, name, colour)) => Ok(LiveKitOut {
-                url: state.config.livekit_api_url.clone(),
-                room: room.to_string(),
-                token: token::join_token_as(&state.config, room, identity, name, colour).map_err(ApiError::internal)?,
-            }),
-            None => token::payload(&state.config, room, self.user, self.username).map_err(ApiError::internal),
-        }
+    /// The `livekit` object for `room` (its LiveKit name is its id), with the caller's role and
+    /// the room's publish sources (now-rooms §7.1).
+    pub fn livekit(&self, state: &AppState, room: &Room, role: Option<Role>) -> Result<LiveKitOut, ApiError> {
+        let name = room.id.to_string();
+        let anonymous;
+        let (identity, display, colour) = match &self.fixed {
+            Some((i, n, c)) => (i.as_str(), n.as_str(), c.as_str()),
+            None => {
+                let identity = token::identity(None);
+                let colour = crate::domain::colour::colour(&identity);
+                anonymous = (identity, token::display_name(None, self.username, true), colour);
+                (anonymous.0.as_str(), anonymous.1.as_str(), anonymous.2.as_str())
+            }
+        };
+        let grant = token::Grant {
+            room: &name,
+            identity,
+            name: display,
+            colour,
+            role,
+            is_authenticated: self.user.is_some(),
+            room_sources: room_config::publish_sources(&room.configuration.0),
+        };
+        let jwt = token::mint(&state.config, &grant).map_err(ApiError::internal)?;
+        Ok(LiveKitOut { url: state.config.livekit_api_url.clone(), room: name, token: jwt })
     }
 }
 
-/// Builds the representation of `room` for `user` (§5.3), minting a token when it shows `livekit`.
+/// Builds the representation of `room` for `user` (§6.2), minting a token when it shows `livekit`.
 pub fn represent(
     state: &AppState,
     room: Room,
@@ -93,14 +108,8 @@ pub fn represent(
 ) -> Result<RoomView, ApiError> {
     let role = role_among(all_accesses.as_deref().unwrap_or(&[]), user)?;
     let vis = permissions::room_visibility(parse_level(&room.access_level)?, user.is_some(), role);
-    let livekit = if vis.livekit { Some(participant.livekit(state, &room.id.to_string())?) } else { None };
-    Ok(RoomView {
-        accesses: if vis.accesses { all_accesses } else { None },
-        show_configuration: vis.configuration,
-        is_administrable: vis.is_administrable,
-        livekit,
-        room,
-    })
+    let livekit = if vis.livekit { Some(participant.livekit(state, &room, role)?) } else { None };
+    Ok(RoomView { accesses: if vis.accesses { all_accesses } else { None }, livekit, room })
 }
 
 /// `GET /rooms/`: the page of rooms the caller has an access to (§5.4), in a constant number of
@@ -122,7 +131,7 @@ pub async fn list(
     let ids: Vec<Uuid> = page.iter().map(|r| r.id).collect();
     let mut all = rooms::accesses_of(&state.db, &ids).await?;
     let mut views = Vec::with_capacity(page.len());
-    let participant = Participant::new(Some(user), username);
+    let participant = Participant::new(state, Some(user), username);
     for room in page {
         let (mine, rest): (Vec<_>, Vec<_>) = all.into_iter().partition(|a| a.resource_id == room.id);
         all = rest;
@@ -150,12 +159,28 @@ fn validate(body: &Map<String, Value>, name_required: bool) -> Result<RoomInput,
         errors.add("access_level", m);
         None
     });
-    let configuration = object_field(body.get("configuration")).unwrap_or_else(|m| {
-        errors.add("configuration", m);
-        None
-    });
+    let configuration = configuration_field(body.get("configuration"), "configuration", &mut errors);
     errors.into_result()?;
     Ok(RoomInput { name, access_level, configuration })
+}
+
+/// A `RoomConfiguration` field (now-rooms §6.1): null refused, `{}` as is, anything else
+/// validated by the schema and kept in canonical form; errors go under `field`.
+pub fn configuration_field(v: Option<&Value>, field: &str, errors: &mut FieldErrors) -> Option<Value> {
+    match v? {
+        Value::Null => {
+            errors.add(field, NOT_NULL);
+            None
+        }
+        Value::Object(m) if m.is_empty() => Some(Value::Object(Map::new())),
+        v => match room_config::validate(v) {
+            Ok(clean) => Some(clean),
+            Err(list) => {
+                errors.raw(field, Value::Array(list));
+                None
+            }
+        },
+    }
 }
 
 /// The slug of a validated name, or the model's 400 (§3.5 order; B2, B3).
@@ -186,8 +211,47 @@ fn callback_key(v: Option<&Value>) -> Option<String> {
     Some(format!("{CALLBACK_KEY_PREFIX}{id}"))
 }
 
-/// `POST /rooms/` (§5.5): validates, then creates the room, the caller's owner access and the
-/// callback entry in one transaction (B15).
+/// The access level and configuration of a new room (now-rooms §6.3): the request's values,
+/// else the creator's defaults, else the instance default and `{}`.
+fn creation_defaults(state: &AppState, user: &User, input: &RoomInput) -> (String, Value) {
+    let level = match (input.access_level, user.default_room_access_level.as_deref()) {
+        (Some(level), _) => level.to_string(),
+        (None, Some(default)) if AccessLevel::parse(default).is_some() => default.to_string(),
+        _ => state.config.resource_default_access_level.clone(),
+    };
+    let requested = input.configuration.clone().filter(|c| c.as_object().is_some_and(|m| !m.is_empty()));
+    let default = &user.default_room_configuration.0;
+    let configuration = match requested {
+        Some(c) => c,
+        None if default.as_object().is_some_and(|m| !m.is_empty()) => default.clone(),
+        None => Value::Object(Map::new()),
+    };
+    (level, configuration)
+}
+
+/// A PIN no room has yet, when telephony or roomkit is enabled (now-rooms §10.1): up to
+/// `ROOM_TELEPHONY_PIN_MAX_RETRIES` draws; when all collide the room has no PIN (logged).
+async fn new_pin(state: &AppState, tx: &mut crate::store::Tx) -> Result<Option<String>, ApiError> {
+    let settings = &state.config.rooms;
+    if !settings.pins_enabled() {
+        return Ok(None);
+    }
+    let length = settings.room_telephony_pin_length;
+    for _ in 0..settings.room_telephony_pin_max_retries {
+        let pin = room_config::random_pin(length);
+        if !rooms::pin_taken(tx, &pin).await? {
+            return Ok(Some(pin));
+        }
+    }
+    tracing::warn!(
+        "Failed to generate unique PIN code of length {length} after {} attempts",
+        settings.room_telephony_pin_max_retries
+    );
+    Ok(None)
+}
+
+/// `POST /rooms/` (§5.5, now-rooms §6.3): validates, then creates the room (with the creator's
+/// defaults and a PIN), the caller's owner access and the callback entry in one transaction (B15).
 #[instrument(skip_all, fields(user.id = %user.id))]
 pub async fn create(
     state: &AppState,
@@ -196,12 +260,14 @@ pub async fn create(
     username: Option<&str>,
 ) -> Result<RoomView, ApiError> {
     let input = validate(&body, true)?;
+    let (level, configuration) = creation_defaults(state, user, &input);
     let name = input.name.unwrap_or_default();
     let slug = slug_of(&name)?;
-    let level = input.access_level.unwrap_or(state.config.resource_default_access_level.as_str());
-    let configuration = input.configuration.unwrap_or_else(|| Value::Object(Map::new()));
     let mut tx = state.db.begin().await?;
-    let room = rooms::insert(&mut tx, &name, &slug, level, configuration).await.map_err(slug_conflict)?;
+    let pin = new_pin(state, &mut tx).await?;
+    let room = rooms::insert_with_pin(&mut tx, &name, &slug, &level, configuration, pin.as_deref())
+        .await
+        .map_err(slug_conflict)?;
     let access = accesses::insert(&mut tx, room.id, user.id, Role::Owner.as_str()).await?;
     if let Some(key) = callback_key(body.get("callback_id")) {
         let ttl = std::time::Duration::from_secs(state.config.room_creation_callback_cache_timeout);
@@ -217,8 +283,12 @@ pub async fn create(
         email: user.email.clone(),
         full_name: user.full_name.clone(),
         short_name: user.short_name.clone(),
+        timezone: user.timezone.clone(),
+        language: user.language.clone(),
+        default_room_access_level: user.default_room_access_level.clone(),
+        default_room_configuration: user.default_room_configuration.clone(),
     };
-    represent(state, room, Some(user), Some(vec![mine]), &Participant::new(Some(user), username))
+    represent(state, room, Some(user), Some(vec![mine]), &Participant::new(state, Some(user), username))
 }
 
 /// The lookup of §5.6 (404 `No Room matches the given query.`). No unregistered fallback here.
@@ -259,7 +329,7 @@ pub async fn retrieve(
         Some(_) => Some(rooms::accesses_of(&state.db, &[room.id]).await?),
         None => None,
     };
-    represent(state, room, user, all, &Participant::new(user, username))
+    represent(state, room, user, all, &Participant::new(state, user, username))
 }
 
 /// `PUT|PATCH /rooms/{id}/` (§5.7): lookup, administrator check (before the body), validation,
@@ -280,6 +350,7 @@ pub async fn update(
         return Err(ApiError::Forbidden);
     }
     let input = validate(&body?, !partial)?;
+    let (old_level, old_configuration) = (room.access_level.clone(), room.configuration.0.clone());
     if let Some(name) = input.name {
         room.slug = Some(slug_of(&name)?);
         room.name = name;
@@ -290,10 +361,40 @@ pub async fn update(
     if let Some(configuration) = input.configuration {
         room.configuration = sqlx::types::Json(configuration);
     }
+    let before = (old_level, old_configuration);
     let room = rooms::update(&mut tx, &room).await.map_err(slug_conflict)?;
     tx.commit().await.map_err(slug_conflict)?;
+    if before != (room.access_level.clone(), room.configuration.0.clone()) {
+        push_metadata(state, room.id);
+    }
     let all = rooms::accesses_of(&state.db, &[room.id]).await?;
-    represent(state, room, Some(user), Some(all), &Participant::new(Some(user), username))
+    represent(state, room, Some(user), Some(all), &Participant::new(state, Some(user), username))
+}
+
+/// Pushes `{configuration, access_level}` into the LiveKit room's metadata (now-rooms §6.4), in
+/// the background: the update has been answered whatever LiveKit does. The room is read again
+/// when the push runs, so that two quick updates end with the latest values in LiveKit.
+fn push_metadata(state: &AppState, id: Uuid) {
+    if state.config.livekit_api_url.is_none() {
+        return; // no LiveKit server configured: nothing to tell
+    }
+    let state = state.clone();
+    let task = async move {
+        let room = match rooms::get(&state.db, id).await {
+            Ok(Some(room)) => room,
+            Ok(None) => return,
+            Err(e) => return tracing::warn!(error = %e, "room metadata push: room not read"),
+        };
+        let mut update = Map::new();
+        update.insert("configuration".into(), room.configuration.0.clone());
+        update.insert("access_level".into(), Value::String(room.access_level.clone()));
+        match state.livekit.merge_room_metadata(&id.to_string(), update).await {
+            Ok(true) => tracing::debug!("room metadata pushed to LiveKit"),
+            Ok(false) => tracing::info!("room metadata not pushed: the LiveKit room is not running"),
+            Err(e) => tracing::warn!(error = %e, "room metadata push to LiveKit failed"),
+        }
+    };
+    tokio::spawn(task.instrument(tracing::info_span!("room_metadata_push", room.id = %id)));
 }
 
 /// `DELETE /rooms/{id}/` (§5.8): owners only; the cascades of §3.8.

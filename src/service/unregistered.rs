@@ -30,7 +30,9 @@ pub async fn fallback(
         return Err(ApiError::NoMatch("Room"));
     }
     let livekit = token::payload(&state.config, &slug, user, username).map_err(ApiError::internal)?;
-    serde_json::to_value(UnregisteredRoomOut { id: None, livekit }).map_err(ApiError::internal)
+    // now-rooms §6.2: HEAD's keys, in its order.
+    let out = UnregisteredRoomOut { id: None, slug, is_administrable: false, access_level: "public", livekit };
+    serde_json::to_value(out).map_err(ApiError::internal)
 }
 
 /// The representation of an unregistered room: no id, a token for its throw-away LiveKit room.
@@ -40,5 +42,10 @@ pub struct UnregisteredRoomOut {
     /// Always `null`.
     #[schemars(with = "()")]
     pub id: Option<uuid::Uuid>,
+    pub slug: String,
+    /// Always `false`.
+    pub is_administrable: bool,
+    /// Always `public`.
+    pub access_level: &'static str,
     pub livekit: LiveKitOut,
 }

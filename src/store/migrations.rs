@@ -3,7 +3,7 @@
 //! step runs in its own transaction, guarded by an advisory lock on PostgreSQL so that several
 //! instances starting together apply it once.
 
-use super::exec::{execute_script, Backend, Db, Q};
+use super::exec::{execute_script, Backend, Db, Tx, Q};
 use super::StoreError;
 
 /// `(version, name, sql)`, applied in order. Never edit a released step: add a new one.
@@ -11,7 +11,60 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial schema", INITIAL),
     (3, "recording outbox and observability columns", super::recordings::MIGRATION),
     (4, "session user column", SESSION_USER),
+    (5, "room PIN code and user room defaults", ROOM_PIN_AND_USER_DEFAULTS),
 ];
+
+/// Upstream's `0014_room_pin_code` and `0022_user_default_room_access_level_and_more`. SQLite
+/// cannot add a UNIQUE column, so uniqueness is a unique index of the constraint's name on both.
+/// The existing rooms get a PIN in the same transaction ([`backfill_pins`]).
+const ROOM_PIN_AND_USER_DEFAULTS: &str = r#"
+ALTER TABLE meet_room ADD COLUMN pin_code varchar NULL;
+CREATE UNIQUE INDEX meet_room_pin_code_key ON meet_room (pin_code);
+ALTER TABLE meet_user ADD COLUMN default_room_access_level varchar(50) NULL;
+ALTER TABLE meet_user ADD COLUMN default_room_configuration {json} NOT NULL DEFAULT '{}';
+"#;
+
+/// Length of the PINs given to existing rooms by migration 5 (upstream's fixed 10 digits).
+const BACKFILL_PIN_LENGTH: u32 = 10;
+
+/// Gives every room without a PIN a random one, distinct from the PINs already stored and from
+/// those drawn here (upstream does not check the latter and could fail on the unique index), and
+/// makes every stored configuration valid for the schema that now guards it (B-CFG-2).
+async fn backfill_pins(tx: &mut Tx) -> Result<(), StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        resource_id: uuid::Uuid,
+        pin_code: Option<String>,
+        configuration: sqlx::types::Json<serde_json::Value>,
+    }
+    let rows: Vec<Row> =
+        Q::new("SELECT resource_id, pin_code, configuration FROM meet_room").fetch_all(&mut *tx).await?;
+    for row in &rows {
+        let clean = crate::domain::room_config::sanitize(&row.configuration.0);
+        if clean != row.configuration.0 {
+            Q::new("UPDATE meet_room SET configuration = $1 WHERE resource_id = $2")
+                .bind(clean)
+                .bind(row.resource_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    let mut taken: std::collections::HashSet<String> = rows.iter().filter_map(|r| r.pin_code.clone()).collect();
+    for row in rows.iter().filter(|r| r.pin_code.is_none()) {
+        let pin = loop {
+            let pin = crate::domain::room_config::random_pin(BACKFILL_PIN_LENGTH);
+            if taken.insert(pin.clone()) {
+                break pin;
+            }
+        };
+        Q::new("UPDATE meet_room SET pin_code = $1 WHERE resource_id = $2")
+            .bind(pin)
+            .bind(row.resource_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
 
 /// The logged-in user of a database session, so that a request reads session and user in one query.
 const SESSION_USER: &str = r#"
@@ -123,6 +176,12 @@ struct Version {
 
 /// Applies every pending migration; returns how many were applied.
 pub async fn migrate(db: &Db) -> Result<usize, StoreError> {
+    migrate_until(db, i64::MAX).await
+}
+
+/// Applies the pending migrations up to version `last` included (tests build older schemas
+/// with it, to check that existing databases migrate in place).
+pub async fn migrate_until(db: &Db, last: i64) -> Result<usize, StoreError> {
     execute_script(
         db,
         "CREATE TABLE IF NOT EXISTS meet_schema_migrations (version bigint PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)",
@@ -134,7 +193,7 @@ pub async fn migrate(db: &Db) -> Result<usize, StoreError> {
         other => Err(other),
     })?;
     let mut applied = 0;
-    for (version, name, sql) in MIGRATIONS {
+    for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v <= last) {
         let mut tx = db.begin().await?;
         if db.backend() == Backend::Postgres {
             Q::new("SELECT pg_advisory_xact_lock(727400)").execute(&mut tx).await?;
@@ -147,6 +206,9 @@ pub async fn migrate(db: &Db) -> Result<usize, StoreError> {
             continue;
         }
         execute_script(&mut tx, &render(sql, db.backend())).await?;
+        if *version == 5 {
+            backfill_pins(&mut tx).await?;
+        }
         Q::new("INSERT INTO meet_schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
             .bind(*version)
             .bind(*name)

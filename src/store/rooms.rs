@@ -13,17 +13,31 @@ pub struct Room {
     pub slug: Option<String>,
     pub access_level: String,
     pub configuration: sqlx::types::Json<Value>,
+    /// The telephony PIN (now-rooms §2.1), unique; read-only in the API.
+    pub pin_code: Option<String>,
 }
 
-pub const ROOM_COLUMNS: &str = "resource_id AS id, name, slug, access_level, configuration";
+pub const ROOM_COLUMNS: &str = "resource_id AS id, name, slug, access_level, configuration, pin_code";
 
-/// Inserts the resource and room rows inside `tx`.
+/// Inserts the resource and room rows inside `tx`, without a PIN.
 pub async fn insert(
     tx: &mut Tx,
     name: &str,
     slug: &str,
     access_level: &str,
     configuration: Value,
+) -> Result<Room, StoreError> {
+    insert_with_pin(tx, name, slug, access_level, configuration, None).await
+}
+
+/// Inserts the resource and room rows inside `tx`.
+pub async fn insert_with_pin(
+    tx: &mut Tx,
+    name: &str,
+    slug: &str,
+    access_level: &str,
+    configuration: Value,
+    pin_code: Option<&str>,
 ) -> Result<Room, StoreError> {
     let id = Uuid::new_v4();
     let t = now();
@@ -33,15 +47,30 @@ pub async fn insert(
         .execute(&mut *tx)
         .await?;
     Q::new(format!(
-        "INSERT INTO meet_room (resource_id, name, slug, access_level, configuration) VALUES ($1, $2, $3, $4, $5) RETURNING {ROOM_COLUMNS}"
+        "INSERT INTO meet_room (resource_id, name, slug, access_level, configuration, pin_code) VALUES ($1, $2, $3, $4, $5, $6) RETURNING {ROOM_COLUMNS}"
     ))
     .bind(id)
     .bind(name)
     .bind(slug)
     .bind(access_level)
     .bind(configuration)
+    .bind(pin_code)
     .fetch_one(&mut *tx)
     .await
+}
+
+/// Whether a room already has this PIN.
+pub async fn pin_taken(tx: &mut Tx, pin: &str) -> Result<bool, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Hit {
+        #[allow(dead_code)]
+        id: Uuid,
+    }
+    let hit: Option<Hit> = Q::new("SELECT resource_id AS id FROM meet_room WHERE pin_code = $1")
+        .bind(pin)
+        .fetch_optional(&mut *tx)
+        .await?;
+    Ok(hit.is_some())
 }
 
 pub async fn get(db: &Db, id: Uuid) -> Result<Option<Room>, StoreError> {
@@ -52,7 +81,7 @@ pub async fn get_by_slug(db: &Db, slug: &str) -> Result<Option<Room>, StoreError
     Q::new(format!("SELECT {ROOM_COLUMNS} FROM meet_room WHERE slug = $1")).bind(slug).fetch_optional(db).await
 }
 
-/// One access of a room with the user it belongs to (the nested representation, §5.3).
+/// One access of a room with the user it belongs to (the nested representation, now-rooms §6.2).
 #[derive(Clone, Debug, sqlx::FromRow, PartialEq)]
 pub struct AccessWithUser {
     pub id: Uuid,
@@ -62,6 +91,10 @@ pub struct AccessWithUser {
     pub email: Option<String>,
     pub full_name: Option<String>,
     pub short_name: Option<String>,
+    pub timezone: String,
+    pub language: String,
+    pub default_room_access_level: Option<String>,
+    pub default_room_configuration: sqlx::types::Json<Value>,
 }
 
 /// `$1, $2, …` for `n` arguments starting at `$first`.
@@ -76,7 +109,8 @@ pub async fn accesses_of(db: &Db, room_ids: &[Uuid]) -> Result<Vec<AccessWithUse
         return Ok(Vec::new());
     }
     let mut q = Q::new(format!(
-        "SELECT a.id, a.resource_id, a.role, u.id AS user_id, u.email, u.full_name, u.short_name \
+        "SELECT a.id, a.resource_id, a.role, u.id AS user_id, u.email, u.full_name, u.short_name, \
+         u.timezone, u.language, u.default_room_access_level, u.default_room_configuration \
          FROM meet_resource_access a JOIN meet_user u ON u.id = a.user_id \
          WHERE a.resource_id IN ({}) ORDER BY a.created_at DESC, a.id",
         placeholders(1, room_ids.len())
@@ -102,7 +136,7 @@ pub async fn count_for_user(db: &Db, user_id: Uuid) -> Result<u64, StoreError> {
 /// One page of the rooms `user_id` has an access to, by name (M-6); each room once (R-4).
 pub async fn page_for_user(db: &Db, user_id: Uuid, offset: u64, limit: u64) -> Result<Vec<Room>, StoreError> {
     Q::new(
-        "SELECT r.resource_id AS id, r.name, r.slug, r.access_level, r.configuration \
+        "SELECT r.resource_id AS id, r.name, r.slug, r.access_level, r.configuration, r.pin_code \
          FROM meet_room r JOIN meet_resource_access a ON a.resource_id = r.resource_id \
          WHERE a.user_id = $1 ORDER BY r.name, r.resource_id LIMIT $2 OFFSET $3",
     )

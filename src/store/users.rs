@@ -24,6 +24,11 @@ pub struct User {
     pub last_login: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Access level of the rooms this user creates (`public`, `trusted`, `restricted`; NULL or
+    /// `""`: the instance default). now-rooms §2.2.
+    pub default_room_access_level: Option<String>,
+    /// Configuration of the rooms this user creates (`{}`: none).
+    pub default_room_configuration: sqlx::types::Json<serde_json::Value>,
 }
 
 impl User {
@@ -45,12 +50,13 @@ pub struct NewUser {
 }
 
 pub const USER_COLUMNS: &str = "id, sub, email, admin_email, full_name, short_name, language, timezone, \
-    is_active, is_staff, is_superuser, is_device, password, last_login, created_at, updated_at";
+    is_active, is_staff, is_superuser, is_device, password, last_login, created_at, updated_at, \
+    default_room_access_level, default_room_configuration";
 
 pub async fn create(db: &Db, new: NewUser, default_language: &str) -> Result<User, StoreError> {
     let t = now();
     Q::new(format!(
-        "INSERT INTO meet_user ({USER_COLUMNS}) VALUES ($1, $2, $3, NULL, $4, $5, $6, 'UTC', $7, false, false, false, '!', NULL, $8, $8) RETURNING {USER_COLUMNS}"
+        "INSERT INTO meet_user ({USER_COLUMNS}) VALUES ($1, $2, $3, NULL, $4, $5, $6, 'UTC', $7, false, false, false, '!', NULL, $8, $8, NULL, $9) RETURNING {USER_COLUMNS}"
     ))
     .bind(Uuid::new_v4())
     .bind(new.sub)
@@ -60,6 +66,7 @@ pub async fn create(db: &Db, new: NewUser, default_language: &str) -> Result<Use
     .bind(new.language.unwrap_or_else(|| default_language.to_string()))
     .bind(new.is_active.unwrap_or(true))
     .bind(t)
+    .bind(serde_json::json!({}))
     .fetch_one(db)
     .await
 }
@@ -166,4 +173,35 @@ pub async fn set_sub_if_null(db: &Db, id: Uuid, sub: &str) -> Result<(), StoreEr
 pub async fn touch_last_login(db: &Db, id: Uuid) -> Result<(), StoreError> {
     Q::new("UPDATE meet_user SET last_login = $1 WHERE id = $2").bind(now()).bind(id).execute(db).await?;
     Ok(())
+}
+
+/// The preferences a user may write about themself (now-rooms §13.2); `None`: unchanged.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PreferencesUpdate {
+    pub timezone: Option<String>,
+    pub language: Option<String>,
+    /// `Some(None)` stores NULL.
+    pub default_room_access_level: Option<Option<String>>,
+    pub default_room_configuration: Option<serde_json::Value>,
+}
+
+/// Writes the given preferences of one user and returns the row as stored.
+pub async fn update_preferences(db: &Db, id: Uuid, update: PreferencesUpdate) -> Result<User, StoreError> {
+    let level_given = update.default_room_access_level.is_some();
+    Q::new(format!(
+        "UPDATE meet_user SET timezone = COALESCE($1, timezone), language = COALESCE($2, language), \
+         default_room_access_level = CASE WHEN $3 THEN $4 ELSE default_room_access_level END, \
+         default_room_configuration = CASE WHEN $5 THEN $6 ELSE default_room_configuration END, \
+         updated_at = $7 WHERE id = $8 RETURNING {USER_COLUMNS}"
+    ))
+    .bind(update.timezone)
+    .bind(update.language)
+    .bind(level_given)
+    .bind(update.default_room_access_level.flatten())
+    .bind(update.default_room_configuration.is_some())
+    .bind(update.default_room_configuration.unwrap_or(serde_json::Value::Null))
+    .bind(now())
+    .bind(id)
+    .fetch_one(db)
+    .await
 }

@@ -563,7 +563,8 @@ async fn aa_10_aa_11_aa_12_aa_13_csrf_on_a_logged_in_session() {
     let id = me(&c).await.json()["id"].as_str().unwrap().to_string();
     let path = format!("/api/v1.0/users/{id}/");
     let csrf = cookie(&app, &c, "csrftoken").unwrap();
-    let put = || c.request(Method::PUT, &path).json(&json!({}));
+    // PATCH: a PUT needs `timezone` since now-rooms §13.2.
+    let put = || c.request(Method::PATCH, &path).json(&json!({}));
     let r = TestClient::send(put()).await;
     assert_eq!((r.status.as_u16(), r.json()), (403, json!({"detail": "CSRF Failed: CSRF token missing."})));
     let r = TestClient::send(put().header("X-CSRFToken", "a".repeat(32))).await;
@@ -576,7 +577,7 @@ async fn aa_10_aa_11_aa_12_aa_13_csrf_on_a_logged_in_session() {
     assert_eq!(TestClient::send(put().header("X-CSRFToken", &csrf)).await.status, 200);
     assert_eq!(TestClient::send(put().header("X-CSRFToken", meet::domain::csrf::mask(&csrf))).await.status, 200);
     let anon = app.client();
-    assert_eq!(TestClient::send(anon.request(Method::PUT, &path).json(&json!({}))).await.status, 401);
+    assert_eq!(TestClient::send(anon.request(Method::PATCH, &path).json(&json!({}))).await.status, 401);
 }
 
 #[tokio::test]

@@ -56,7 +56,7 @@ async fn aa_4_a_valid_token_authenticates_creates_the_user_and_needs_no_csrf() {
     // An unsafe method without any CSRF token or cookie.
     let c = app.client();
     let r = TestClient::send(
-        c.request(Method::PUT, &format!("/api/v1.0/users/{id}/")).bearer_auth(&token).json(&json!({})),
+        c.request(Method::PATCH, &format!("/api/v1.0/users/{id}/")).bearer_auth(&token).json(&json!({})),
     )
     .await;
     assert_eq!(r.status, 200);

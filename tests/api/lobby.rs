@@ -24,12 +24,11 @@ async fn lobby_with(level: &str, extra: &[(&str, &str)]) -> Lobby {
     let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let app = TestApp::spawn_with(&pairs).await;
     let (_, owner) = app.logged_in("owner@example.com").await;
-    let r = owner.post("/api/v1.0/rooms/", &json!({"name": "Lobby Room"})).await;
+    // Created with its level: a later change would push room metadata to the LiveKit double.
+    let r = owner.post("/api/v1.0/rooms/", &json!({"name": "Lobby Room", "access_level": level})).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let room = r.json();
     let room_id = room["id"].as_str().unwrap().to_string();
-    let r = owner.patch(&format!("/api/v1.0/rooms/{room_id}/"), &json!({"access_level": level})).await;
-    assert_eq!(r.status, 200, "{}", r.text);
     Lobby { app, lk, owner, room_id, slug: room["slug"].as_str().unwrap().to_string() }
 }
 
@@ -89,8 +88,10 @@ fn claims(token: &str) -> Value {
     serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
-fn is_hex32(s: &str) -> bool {
-    s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+/// A participant id as issued since now-rooms §15.2 (NR-LB-2): a hyphenated lowercase UUID v4.
+fn is_issued_id(s: &str) -> bool {
+    let re = regex::Regex::new("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$").unwrap();
+    re.is_match(s)
 }
 
 // ---------------------------------------------------------------- request-entry
@@ -101,7 +102,7 @@ async fn l_1_l_14_anonymous_caller_waits_in_a_restricted_room() {
     let r = request_entry(&l.app.client(), &l.room_id, None, &json!({"username": "test_user"})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let id = cookie_value(&r);
-    assert!(is_hex32(&id));
+    assert!(is_issued_id(&id));
     assert_eq!(cookie_of(&r).unwrap(), format!("lobbyParticipantId={id}; HttpOnly; Path=/; SameSite=Lax; Secure"));
     let body = r.json();
     assert_eq!(
@@ -301,7 +302,7 @@ async fn l_14_s_lk3a_invalid_cookies_get_a_new_id() {
     for bad in ["participant1", "", &"a".repeat(4000), "0F5E8C3A1B2D4E6F8A9B0C1D2E3F4A5B"] {
         let r = request_entry(&c, &l.room_id, Some(bad), &json!({"username": "b"})).await;
         let id = r.json()["id"].as_str().unwrap().to_string();
-        assert!(is_hex32(&id) && id != bad);
+        assert!(is_issued_id(&id) && id != bad);
         assert_eq!(cookie_value(&r), id);
     }
 }
@@ -322,10 +323,12 @@ async fn l_15_q1_throttle_per_ip_without_cookie_and_per_participant_with_one() {
     assert_eq!(request_entry(&c, &l.room_id, Some(a), &json!({"username": "a"})).await.status, 200);
     assert_eq!(request_entry(&c, &l.room_id, Some(a), &json!({"username": "a"})).await.status, 429);
     assert_eq!(request_entry(&c, &l.room_id, Some(b), &json!({"username": "b"})).await.status, 200);
-    let (_, user) = l.app.logged_in("never@example.com").await;
-    for _ in 0..4 {
+    // now-rooms §15.5 (NR-LB-4): authenticated callers are throttled too, by user.
+    let (_, user) = l.app.logged_in("user@example.com").await;
+    for _ in 0..2 {
         assert_eq!(request_entry(&user, &l.room_id, None, &json!({"username": "u"})).await.status, 200);
     }
+    assert_eq!(request_entry(&user, &l.room_id, None, &json!({"username": "u"})).await.status, 429);
     // Only POSTs count: a GET is a 405 whatever the window holds.
     let r = TestClient::send(l.app.client().request(reqwest::Method::GET, &entry_path(&l.room_id))).await;
     assert_eq!(r.status, 405);
@@ -358,9 +361,9 @@ async fn l_16_l_17_l_21_l_22_permissions() {
         let r = c.get(&list).await;
         assert_eq!(
             (r.status.as_u16(), r.json()),
-            (403, json!({"detail": "You must have privileges to start a recording."}))
+            (403, json!({"detail": "You must have privileges on room to perform this action."}))
         );
-        let r = c.post(&enter, &json!({"participant_id": "p", "allow_entry": true})).await;
+        let r = c.post(&enter, &json!({"participant_id": uuid::Uuid::new_v4(), "allow_entry": true})).await;
         assert_eq!(r.status, 403);
         assert_eq!(c.post(&enter, &json!({})).await.status, 400, "body validation before permission");
     }
@@ -561,7 +564,11 @@ async fn r_lk2_a_poll_racing_a_decision_never_shortens_it() {
 fn unregistered_room(r: &Resp) -> String {
     let body = r.json();
     assert_eq!(body["id"], Value::Null, "{body}");
-    assert_eq!(body.as_object().unwrap().keys().collect::<Vec<_>>(), vec!["id", "livekit"]);
+    // now-rooms §6.2 (NR-CFG-4): HEAD's keys.
+    assert_eq!(
+        body.as_object().unwrap().keys().collect::<Vec<_>>(),
+        vec!["id", "slug", "is_administrable", "access_level", "livekit"]
+    );
     body["livekit"]["room"].as_str().unwrap().to_string()
 }
 
@@ -574,7 +581,8 @@ async fn ur_1_ur_2_ur_4_unknown_identifiers_get_a_throwaway_room() {
     assert_eq!(unregistered_room(&r), "unregistered-room");
     let t = claims(r.json()["livekit"]["token"].as_str().unwrap());
     assert_eq!(t["name"], "Anonymous");
-    assert_eq!(t["video"]["roomAdmin"], true);
+    // now-rooms §7.1: no role in a throw-away room.
+    assert_eq!(t["video"]["roomAdmin"], false);
     assert_eq!(unregistered_room(&c.get("/api/v1.0/rooms/R%C3%A9union/").await), "reunion");
     let r = c.get("/api/v1.0/rooms/unregistered-room/?username=Bob").await;
     assert_eq!(claims(r.json()["livekit"]["token"].as_str().unwrap())["name"], "Bob");
@@ -600,9 +608,12 @@ async fn ur_5_ur_6_no_other_endpoint_falls_back_and_nothing_is_stored() {
     assert_eq!(c.get("/api/v1.0/rooms/ghost-room/waiting-participants/").await.status, 401);
     assert_eq!(user.get("/api/v1.0/rooms/ghost-room/waiting-participants/").await.status, 404);
     assert_eq!(
-        user.post("/api/v1.0/rooms/ghost-room/enter/", &json!({"participant_id": "p", "allow_entry": true}))
-            .await
-            .status,
+        user.post(
+            "/api/v1.0/rooms/ghost-room/enter/",
+            &json!({"participant_id": uuid::Uuid::new_v4(), "allow_entry": true})
+        )
+        .await
+        .status,
         404
     );
     let created = user.post("/api/v1.0/rooms/", &json!({"name": "ghost-room"})).await;

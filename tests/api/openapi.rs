@@ -199,7 +199,8 @@ async fn openapi_every_operation_answers_as_documented() {
     assert_eq!(spec.call(&client, get.clone(), t, t, None).await, 200);
     let t = "/api/v1.0/users/{id}/";
     let me = format!("{API}/users/{}/", owner.id);
-    assert_eq!(spec.valid(&client, put.clone(), t, &me, &json!({"email": "x@example.com"})).await, 200);
+    assert_eq!(spec.valid(&client, put.clone(), t, &me, &json!({"timezone": "Europe/Paris"})).await, 200);
+    spec.invalid(&client, put.clone(), t, &me, &json!({"email": "x@example.com"})).await;
     assert_eq!(spec.valid(&client, patch.clone(), t, &me, &json!({})).await, 200);
     assert_eq!(spec.call(&anon, patch.clone(), t, &me, Some(&json!({}))).await, 401);
     assert_eq!(spec.call(&no_csrf, put.clone(), t, &me, Some(&json!({}))).await, 403);
@@ -243,7 +244,10 @@ async fn openapi_every_operation_answers_as_documented() {
     assert_eq!(spec.call(&anon, get.clone(), t, &format!("{API}/rooms/{unknown}/"), None).await, 404);
     assert_eq!(spec.valid(&client, put.clone(), t, &path, &json!({"name": "openapi renamed"})).await, 200);
     spec.invalid(&client, put.clone(), t, &path, &json!({"access_level": "public"})).await;
-    assert_eq!(spec.valid(&client, patch.clone(), t, &path, &json!({"configuration": {"a": 1}})).await, 200);
+    assert_eq!(
+        spec.valid(&client, patch.clone(), t, &path, &json!({"configuration": {"everyone_can_mute": false}})).await,
+        200
+    );
     spec.invalid(&client, patch.clone(), t, &path, &json!({"configuration": [1]})).await;
     spec.invalid(&client, patch.clone(), t, &path, &json!({"name": null})).await;
     assert_eq!(spec.call(&stranger_client, patch.clone(), t, &path, Some(&json!({}))).await, 403);
@@ -272,7 +276,7 @@ async fn openapi_every_operation_answers_as_documented() {
     let enter = format!("{API}/rooms/{room_id}/enter/");
     let accept = json!({"participant_id": pid, "allow_entry": true});
     assert_eq!(spec.valid(&client, post.clone(), t, &enter, &accept).await, 200);
-    let nobody = json!({"participant_id": "nobody", "allow_entry": false});
+    let nobody = json!({"participant_id": unknown, "allow_entry": false});
     assert_eq!(spec.valid(&client, post.clone(), t, &enter, &nobody).await, 404);
     spec.invalid(&client, post.clone(), t, &enter, &json!({"participant_id": pid})).await;
     assert_eq!(spec.valid(&stranger_client, post.clone(), t, &enter, &accept).await, 403);
@@ -374,6 +378,66 @@ async fn openapi_every_operation_answers_as_documented() {
     assert_eq!(spec.check(t, &post, &TestClient::send(webhook(odd, signed(odd))).await), 422);
     assert_eq!(spec.check(t, &post, &TestClient::send(webhook(started, None)).await), 401);
     assert_eq!(spec.check(t, &post, &TestClient::send(webhook(started, signed(odd))).await), 400);
+
+    // In-call participant management (LiveKit tokens from the room representation).
+    use livekit_protocol::participant_info::State as PState;
+    let lk_room = room0.id.to_string();
+    let room0_path = format!("{API}/rooms/{lk_room}/");
+    let token = client.get(&room0_path).await.json()["livekit"]["token"].as_str().unwrap().to_string();
+    let owner_sub = owner.sub.clone().unwrap();
+    rig.lk.add_participant(&lk_room, &owner_sub, PState::Active);
+    rig.lk.add_participant(&lk_room, stranger.sub.as_deref().unwrap(), PState::Active);
+    rig.lk.add_participant(&lk_room, "guest", PState::Active);
+    let bearer = |action: &str, body: &Value| {
+        let path = format!("{API}/rooms/{lk_room}/{action}/");
+        TestClient::send(
+            anon.request(Method::POST, &path).header("authorization", format!("Bearer {token}")).json(body),
+        )
+    };
+    let t = "/api/v1.0/rooms/{id}/update-participant-role/";
+    let p = format!("{API}/rooms/{lk_room}/update-participant-role/");
+    let promote = json!({"participant_identity": stranger.sub, "role": "administrator"});
+    assert_eq!(spec.valid(&client, post.clone(), t, &p, &promote).await, 200);
+    spec.invalid(&client, post.clone(), t, &p, &json!({"participant_identity": "guest", "role": "owner"})).await;
+    let own = json!({"participant_identity": owner_sub, "role": "member"});
+    assert_eq!(spec.valid(&client, post.clone(), t, &p, &own).await, 403);
+    let gone = json!({"participant_identity": "nobody-here", "role": "member"});
+    assert_eq!(spec.valid(&client, post.clone(), t, &p, &gone).await, 404);
+    let t = "/api/v1.0/rooms/{id}/mute-participant/";
+    let p = format!("{API}/rooms/{lk_room}/mute-participant/");
+    let mute = json!({"participant_identity": "guest", "track_sid": "TR_1"});
+    assert_eq!(spec.valid(&client, post.clone(), t, &p, &mute).await, 200);
+    assert!(spec.accepts(t, &post, &mute));
+    assert_eq!(spec.check(t, &post, &bearer("mute-participant", &mute).await), 200);
+    spec.invalid(&client, post.clone(), t, &p, &json!({"participant_identity": "guest", "track_sid": ""})).await;
+    assert_eq!(spec.call(&anon, post.clone(), t, &p, Some(&mute)).await, 403);
+    let t = "/api/v1.0/rooms/{id}/update-participant/";
+    let p = format!("{API}/rooms/{lk_room}/update-participant/");
+    let update = json!({"participant_identity": "guest", "name": "Guest", "attributes": {"a": "b"}});
+    assert_eq!(spec.valid(&client, post.clone(), t, &p, &update).await, 200);
+    spec.invalid(&client, post.clone(), t, &p, &json!({"participant_identity": "guest", "attributes": {"n": 1}})).await;
+    let missing = json!({"participant_identity": "nobody-here", "name": "X"});
+    assert_eq!(spec.valid(&client, post.clone(), t, &p, &missing).await, 404);
+    let t = "/api/v1.0/rooms/{id}/toggle-hand/";
+    let hand = json!({"raised": true});
+    assert!(spec.accepts(t, &post, &hand));
+    assert_eq!(spec.check(t, &post, &bearer("toggle-hand", &hand).await), 200);
+    assert_eq!(spec.check(t, &post, &bearer("toggle-hand", &json!({})).await), 400);
+    assert_eq!(
+        spec.call(&anon, post.clone(), t, &format!("{API}/rooms/{lk_room}/toggle-hand/"), Some(&hand)).await,
+        403
+    );
+    let t = "/api/v1.0/rooms/{id}/rename/";
+    let name = json!({"name": "Owner"});
+    assert!(spec.accepts(t, &post, &name));
+    assert_eq!(spec.check(t, &post, &bearer("rename", &name).await), 200);
+    assert!(!spec.accepts(t, &post, &json!({"name": ""})));
+    assert_eq!(spec.check(t, &post, &bearer("rename", &json!({"name": ""})).await), 400);
+    let t = "/api/v1.0/rooms/{id}/remove-participant/";
+    let p = format!("{API}/rooms/{lk_room}/remove-participant/");
+    assert_eq!(spec.valid(&client, post.clone(), t, &p, &json!({"participant_identity": "guest"})).await, 200);
+    assert_eq!(spec.valid(&client, post.clone(), t, &p, &json!({"participant_identity": "guest"})).await, 404);
+    spec.invalid(&client, post.clone(), t, &p, &json!({})).await;
 
     // Room deletion last (it cascades).
     let t = "/api/v1.0/rooms/{id}/";

@@ -224,7 +224,7 @@ async fn nr_pm_25_nr_pm_26_rename_the_caller_only() {
     let (anon_token, _) = rig.token(&rig.app.client()).await;
     let r = with_token(&rig, "rename", &anon_token, &json!({"name": "X"})).await;
     assert_eq!((r.status.as_u16(), r.json()), (404, json!({"error": "Participant not found"})));
-    rig.lk.fail_room_method("UpdateParticipant", Some(Failure::Twirp(500, "internal")));
+    rig.lk.fail_method("UpdateParticipant", Some(Failure::Twirp(500, "internal")));
     let r = with_token(&rig, "rename", &token, &json!({"name": "X"})).await;
     assert_eq!((r.status.as_u16(), r.json()), (500, json!({"error": "Failed to rename participant"})));
     let r = with_token(&rig, "toggle-hand", &token, &json!({"raised": true})).await;
@@ -299,7 +299,7 @@ async fn nr_pm_5_nr_pm_8_nr_pm_9_nr_pm_10_other_rooms_presence_and_livekit_error
     let r = with_token(&rig, "mute-participant", &token, &body).await;
     assert_eq!((r.status.as_u16(), r.json()), (404, json!({"error": "Participant not found"})));
     rig.connect("target");
-    rig.lk.fail_room_method("MutePublishedTrack", Some(Failure::Twirp(500, "internal")));
+    rig.lk.fail_method("MutePublishedTrack", Some(Failure::Twirp(500, "internal")));
     let r = with_token(&rig, "mute-participant", &token, &body).await;
     assert_eq!((r.status.as_u16(), r.json()), (500, json!({"error": "Failed to mute participant"})));
     let r = with_token(&rig, "mute-participant", &token, &json!({"participant_identity": "x", "track_sid": ""})).await;
@@ -420,7 +420,7 @@ async fn nr_pm_17_nr_pm_18_privileges_and_livekit_errors() {
     assert_eq!(call.request["metadata"], "{\"k\": \"\\u00e9\"}");
     assert_eq!(call.request["attributes"], json!({"a": "b"}));
     assert_eq!(call.request["name"], "New");
-    rig.lk.fail_room_method("UpdateParticipant", Some(Failure::Twirp(503, "unavailable")));
+    rig.lk.fail_method("UpdateParticipant", Some(Failure::Twirp(503, "unavailable")));
     let r = rig.owner.post(&path, &body).await;
     assert_eq!((r.status.as_u16(), r.json()), (500, json!({"error": "Failed to update participant"})));
 }
@@ -502,11 +502,11 @@ async fn nr_rl_4_nr_rl_5_nr_rl_6_nr_rl_7_failures_and_refusals() {
     let sub = target.sub.clone().unwrap();
     let r = rig.owner.post(&path, &json!({"participant_identity": sub, "role": "owner"})).await;
     assert_eq!((r.status.as_u16(), r.json()), (400, json!({"role": ["\"owner\" is not a valid choice."]})));
-    rig.lk.fail_room_method("UpdateParticipant", Some(Failure::Twirp(500, "internal")));
+    rig.lk.fail_method("UpdateParticipant", Some(Failure::Twirp(500, "internal")));
     let r = rig.owner.post(&path, &json!({"participant_identity": sub, "role": "administrator"})).await;
     assert_eq!((r.status.as_u16(), r.json()), (200, json!({"role": "administrator", "livekit_synced": false})));
     assert_eq!(role_of(&rig, target.id).await.as_deref(), Some("administrator"));
-    rig.lk.fail_room_method("UpdateParticipant", None);
+    rig.lk.fail_method("UpdateParticipant", None);
     // The new administrator cannot demote the owner, nor change their own role.
     let target_client = rig.app.client_for(&target).await;
     let calls_before = rig.lk.calls_of("UpdateParticipant").len();

@@ -42,17 +42,19 @@ async fn tk_1_tk_2_tk_3_tk_4_claims_for_anonymous_member_and_owner() {
         let nbf = claims["nbf"].as_i64().unwrap();
         assert_eq!(claims["exp"].as_i64().unwrap() - nbf, 21600, "TK-2");
         assert!((nbf - before).abs() <= 5, "TK-2: nbf is now");
-        let mut keys: Vec<&str> = claims.as_object().unwrap().keys().map(String::as_str).collect();
-        keys.sort();
-        assert_eq!(keys, ["exp", "iss", "metadata", "name", "nbf", "sub", "video"], "TK-2");
+        // now-rooms §7.2: HEAD's `attributes` next to the reference's `metadata`.
+        let keys: Vec<&str> = claims.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["name", "video", "metadata", "attributes", "sub", "iss", "nbf", "exp"], "TK-2");
         let video = claims["video"].as_object().unwrap();
         assert_eq!(video.keys().map(String::as_str).collect::<Vec<_>>(), VIDEO_KEYS, "TK-3");
+        // now-rooms §7.3: roomAdmin only for owners and administrators, no own-metadata updates.
+        let admin = claims["attributes"]["room_role"] == "owner";
         assert_eq!(
             claims["video"],
-            json!({"roomAdmin": true, "roomJoin": true, "room": room.id.to_string(), "canPublish": true,
+            json!({"roomAdmin": admin, "roomJoin": true, "room": room.id.to_string(), "canPublish": true,
                    "canSubscribe": true, "canPublishData": true,
                    "canPublishSources": ["camera", "microphone", "screen_share", "screen_share_audio"],
-                   "canUpdateOwnMetadata": true}),
+                   "canUpdateOwnMetadata": false}),
             "TK-3"
         );
     }
@@ -117,8 +119,9 @@ async fn tk_7_display_names() {
         (app.client(), "?username=", "Anonymous"),
         (app.client(), "?username=%20", " "),
         (app.client(), "?username=a&username=Zo%C3%A9", "Zoé"),
-        (c.clone(), "", "me@example.com"),
-        (c.clone(), "?username=", "me@example.com"),
+        // now-rooms §7.4: the full name first.
+        (c.clone(), "", "Full me@example.com"),
+        (c.clone(), "?username=", "Full me@example.com"),
         (c, "?username=Bob", "Bob"),
     ];
     for (client, query, name) in cases {

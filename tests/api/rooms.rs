@@ -46,8 +46,9 @@ async fn r_2_r_4_list_shows_only_my_rooms_once() {
     assert_eq!(body["results"].as_array().unwrap().len(), 1);
     let item = &body["results"][0];
     assert_eq!(item["id"], mine.id.to_string());
-    // Full representation (B11 kept): accesses and a token for every listed room.
-    assert_eq!(item["accesses"].as_array().unwrap().len(), 2);
+    // Full representation (B11 kept): a token for every listed room; accesses only for
+    // administrators (now-rooms §6.2).
+    assert!(item.get("accesses").is_none());
     assert!(item["livekit"]["token"].is_string());
 }
 
@@ -95,14 +96,14 @@ async fn r_6_r_9_m_5_create_makes_the_caller_owner() {
     assert_eq!(r.status, 201);
     let b = r.json();
     let id = b["id"].as_str().unwrap().to_string();
+    // now-rooms §6.2: HEAD's keys.
     assert_eq!(
         b.as_object().unwrap().keys().collect::<Vec<_>>(),
-        ["id", "name", "slug", "configuration", "access_level", "accesses", "livekit", "is_administrable"]
+        ["id", "name", "slug", "configuration", "access_level", "pin_code", "accesses", "livekit"]
     );
     assert_eq!((b["name"].clone(), b["slug"].clone()), (json!("my room"), json!("my-room")));
     assert_eq!(b["access_level"], "public", "M-5: default access level");
     assert_eq!(b["configuration"], json!({}));
-    assert_eq!(b["is_administrable"], true);
     assert_eq!(b["livekit"]["room"], id);
     let accesses = b["accesses"].as_array().unwrap();
     assert_eq!(accesses.len(), 1);
@@ -110,7 +111,9 @@ async fn r_6_r_9_m_5_create_makes_the_caller_owner() {
     assert_eq!(accesses[0]["resource"], id);
     assert_eq!(
         accesses[0]["user"],
-        json!({"id": me.id, "email": "owner@example.com", "full_name": "Full owner@example.com", "short_name": "Short"})
+        json!({"id": me.id, "email": "owner@example.com", "full_name": "Full owner@example.com", "short_name": "Short",
+               "timezone": "UTC", "language": "en-us", "default_room_access_level": null,
+               "default_room_configuration": {}})
     );
     assert!(app.state.cache.scan_prefix("room-creation-callback_").await.unwrap().is_empty());
 }
@@ -136,6 +139,13 @@ async fn r_8_m_2_slug_clash() {
     }
 }
 
+/// The pydantic error of a configuration that is not an object.
+fn model_type(input: impl Into<Value>) -> Value {
+    json!({"type": "model_type", "loc": [], "msg": "Input should be a valid dictionary or instance of RoomConfiguration",
+           "input": input.into(), "ctx": {"class_name": "RoomConfiguration"},
+           "url": "https://errors.pydantic.dev/2.13/v/model_type"})
+}
+
 #[tokio::test]
 async fn r_10_create_validation() {
     let app = spawn(&[]).await;
@@ -156,22 +166,18 @@ async fn r_10_create_validation() {
         (json!({"name": "x", "access_level": 5}), json!({"access_level": ["\"5\" is not a valid choice."]})),
         (json!({"name": "x", "configuration": null}), json!({"configuration": ["This field may not be null."]})),
         (json!({"name": "a\0b"}), json!({"name": ["Null characters are not allowed."]})),
+        // now-rooms §6.1: the `RoomConfiguration` schema's pydantic errors.
         (
             json!({"name": "x", "configuration": {"k\0": "v"}}),
-            json!({"configuration": ["Null characters are not allowed."]}),
+            json!({"configuration": [{"type": "extra_forbidden", "loc": ["k\0"], "msg": "Extra inputs are not permitted",
+                   "input": "v", "url": "https://errors.pydantic.dev/2.13/v/extra_forbidden"}]}),
         ),
-        (
-            json!({"name": "x", "configuration": [1, 2]}),
-            json!({"configuration": ["Expected a dictionary of items but got type \"list\"."]}),
-        ),
-        (
-            json!({"name": "x", "configuration": "dark"}),
-            json!({"configuration": ["Expected a dictionary of items but got type \"str\"."]}),
-        ),
+        (json!({"name": "x", "configuration": [1, 2]}), json!({"configuration": [model_type(json!(["1", "2"]))]})),
+        (json!({"name": "x", "configuration": "dark"}), json!({"configuration": [model_type("dark")]})),
         (
             json!({"access_level": "nope", "configuration": 3}),
             json!({"name": ["This field is required."], "access_level": ["\"nope\" is not a valid choice."],
-                   "configuration": ["Expected a dictionary of items but got type \"int\"."]}),
+                   "configuration": [model_type("3")]}),
         ),
     ];
     for (body, expected) in cases {
@@ -235,7 +241,7 @@ async fn r_11_r_12_anonymous_sees_only_the_public_fields_of_closed_rooms() {
         assert_eq!(
             b,
             json!({"id": room.id, "name": format!("{level} room"), "slug": format!("{level}-room"),
-                   "access_level": level, "is_administrable": false})
+                   "configuration": {}, "access_level": level})
         );
     }
 }
@@ -299,8 +305,10 @@ async fn r_18_r_19_r_20_livekit_by_access_level() {
         assert_eq!(a.get("livekit").is_some(), anon, "anonymous {level}");
         let u = c.get(&room_path(room.id)).await.json();
         assert_eq!(u.get("livekit").is_some(), user, "stranger {level}");
-        assert!(u.get("accesses").is_none() && u.get("configuration").is_none());
-        assert_eq!(u["is_administrable"], false);
+        // now-rooms §6.2: the configuration is always shown, accesses to administrators only.
+        assert!(u.get("accesses").is_none() && u.get("is_administrable").is_none());
+        assert_eq!(u["configuration"], json!({}));
+        assert_eq!(u.get("pin_code").is_some(), user, "pin_code goes with livekit");
         if user {
             assert_eq!(u["livekit"]["room"], room.id.to_string());
             assert_eq!(u["livekit"]["url"], "https://livekit.example");
@@ -313,21 +321,19 @@ async fn r_21_r_22_members_and_administrators() {
     let app = spawn(&[]).await;
     let (room, [member, admin, owner]) = room_with_roles(&app, "team", "restricted").await;
     let m = app.client_for(&member).await.get(&room_path(room.id)).await.json();
-    assert_eq!(keys(&m), ["access_level", "accesses", "id", "is_administrable", "livekit", "name", "slug"]);
-    assert_eq!(m["is_administrable"], false);
-    let accesses = m["accesses"].as_array().unwrap();
-    assert_eq!(accesses.len(), 3);
-    // Newest first: owner, administrator, member.
-    let roles: Vec<&str> = accesses.iter().map(|a| a["role"].as_str().unwrap()).collect();
-    assert_eq!(roles, ["owner", "administrator", "member"]);
-    assert_eq!(keys(&accesses[2]["user"]), ["email", "full_name", "id", "short_name"]);
-    assert_eq!(accesses[2]["user"]["id"], member.id.to_string());
-    assert_eq!(accesses[2]["resource"], room.id.to_string());
+    // now-rooms §6.2 (NR-CFG-2): members see no accesses.
+    assert_eq!(keys(&m), ["access_level", "configuration", "id", "livekit", "name", "pin_code", "slug"]);
     for u in [admin, owner] {
         let b = app.client_for(&u).await.get(&room_path(room.id)).await.json();
         assert_eq!(b["configuration"], json!({}));
-        assert_eq!(b["is_administrable"], true);
-        assert_eq!(b["accesses"].as_array().unwrap().len(), 3);
+        assert!(b.get("is_administrable").is_none());
+        let accesses = b["accesses"].as_array().unwrap();
+        assert_eq!(accesses.len(), 3);
+        // Newest first: owner, administrator, member.
+        let roles: Vec<&str> = accesses.iter().map(|a| a["role"].as_str().unwrap()).collect();
+        assert_eq!(roles, ["owner", "administrator", "member"]);
+        assert_eq!(accesses[2]["user"]["id"], member.id.to_string());
+        assert_eq!(accesses[2]["resource"], room.id.to_string());
         assert!(b["livekit"].is_object());
     }
 }
@@ -359,13 +365,12 @@ async fn r_25_r_27_administrators_and_owners_update() {
     for (i, u) in [admin, owner].into_iter().enumerate() {
         let c = app.client_for(&u).await;
         let name = format!("New name {i}");
-        let body = json!({"name": name, "slug": "should-be-ignored", "access_level": "public", "configuration": {"the_key": "the_value"}});
+        let body = json!({"name": name, "slug": "should-be-ignored", "access_level": "public", "configuration": {"everyone_can_mute": false}});
         let r = c.put(&room_path(room.id), &body).await;
         assert_eq!(r.status, 200);
         let b = r.json();
         assert_eq!(b["slug"], format!("new-name-{i}"));
-        assert_eq!(b["configuration"], json!({"the_key": "the_value"}));
-        assert_eq!(b["is_administrable"], true);
+        assert_eq!(b["configuration"], json!({"everyone_can_mute": false}));
         assert!(b["livekit"]["token"].is_string() && b["accesses"].is_array());
         let stored = reload(&app, room.id).await.unwrap();
         assert_eq!((stored.name.as_str(), stored.access_level.as_str()), (name.as_str(), "public"));
@@ -382,10 +387,7 @@ async fn r_25_r_27_administrators_and_owners_update() {
         (json!({"name": "会"}), json!({"name": ["Room name \"会\" must contain at least one ASCII letter or digit."]})),
         (json!({"name": "creation-callback"}), json!({"name": ["Room name \"creation-callback\" is reserved."]})),
         (json!({"access_level": "secret"}), json!({"access_level": ["\"secret\" is not a valid choice."]})),
-        (
-            json!({"configuration": [1]}),
-            json!({"configuration": ["Expected a dictionary of items but got type \"list\"."]}),
-        ),
+        (json!({"configuration": [1]}), json!({"configuration": [model_type(json!(["1"]))]})),
         (json!({"name": ""}), json!({"name": ["This field may not be blank."]})),
     ] {
         let r = c.patch(&room_path(room.id), &body).await;

@@ -59,7 +59,7 @@ async fn w_1_missing_authorization_is_401() {
     let (app, _lk) = app().await;
     let r = send(&app, r#"{"event":"room_started"}"#, None).await;
     assert_eq!(r.status, 401);
-    assert_eq!(r.json(), json!({"status": "error", "message": "Authorization header missing"}));
+    assert_eq!(r.json(), json!({"status": "error"}));
 }
 
 #[tokio::test]
@@ -68,7 +68,7 @@ async fn w_2_hash_of_another_body_is_400() {
     let auth = sign_webhook(r#"{"event":"room_started"}"#, KEY, SECRET, Duration::from_secs(300));
     let r = send(&app, r#"{"event":"room_finished"}"#, Some(auth)).await;
     assert_eq!(r.status, 400);
-    assert_eq!(r.json(), json!({"status": "error", "message": "Invalid webhook payload"}));
+    assert_eq!(r.json(), json!({"status": "error"}));
 }
 
 #[tokio::test]
@@ -93,7 +93,7 @@ async fn w_3_bad_signatures_issuers_expiry_and_bodies_are_400() {
     for (what, b, auth) in cases {
         let r = send(&app, &b, Some(auth)).await;
         assert_eq!(r.status, 400, "{what}");
-        assert_eq!(r.json(), json!({"status": "error", "message": "Invalid webhook payload"}), "{what}");
+        assert_eq!(r.json(), json!({"status": "error"}), "{what}");
     }
     // A token without a sha256 claim.
     let no_hash = livekit_api::access_token::AccessToken::with_api_key(KEY, SECRET).to_jwt().unwrap();
@@ -105,9 +105,9 @@ async fn w_4_unknown_event_types_are_422() {
     let (app, _lk) = app().await;
     let r = signed(&app, &json!({"event": "unknown_event_type"})).await;
     assert_eq!(r.status, 422);
-    assert_eq!(r.json(), json!({"status": "error", "message": "Unknown webhook type: unknown_event_type"}));
+    assert_eq!(r.json(), json!({"status": "error"}));
     let r = signed(&app, &json!({})).await;
-    assert_eq!(r.json(), json!({"status": "error", "message": "Unknown webhook type: "}));
+    assert_eq!(r.json(), json!({"status": "error"}));
 }
 
 #[tokio::test]

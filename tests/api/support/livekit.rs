@@ -47,8 +47,10 @@ struct Inner {
     rooms: Vec<String>,
     /// Connected participants: (LiveKit room, identity) → participant state.
     participants: std::collections::HashMap<(String, String), proto::participant_info::State>,
-    /// Scripted failures of one RoomService method.
-    room_failures: std::collections::HashMap<String, Failure>,
+    /// Metadata of the running rooms (UpdateRoomMetadata writes it, ListRooms shows it).
+    metadata: std::collections::HashMap<String, String>,
+    /// Failures of one RoomService method only.
+    method_failures: std::collections::HashMap<String, Failure>,
     calls: Vec<Call>,
     failure: Option<Failure>,
     egress: EgressState,
@@ -106,12 +108,24 @@ impl LiveKitDouble {
         self.inner.lock().unwrap().participants.insert((room.to_string(), identity.to_string()), state);
     }
 
-    /// Makes one RoomService method fail (or succeed again with `None`).
-    pub fn fail_room_method(&self, method: &str, failure: Option<Failure>) {
+    /// Marks a LiveKit room as running with this metadata.
+    pub fn add_room_with_metadata(&self, name: &str, metadata: &str) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.rooms.push(name.to_string());
+        inner.metadata.insert(name.to_string(), metadata.to_string());
+    }
+
+    /// The metadata of a running room.
+    pub fn room_metadata(&self, name: &str) -> Option<String> {
+        self.inner.lock().unwrap().metadata.get(name).cloned()
+    }
+
+    /// Makes one RoomService method fail (`None`: behave again).
+    pub fn fail_method(&self, method: &str, failure: Option<Failure>) {
         let mut inner = self.inner.lock().unwrap();
         match failure {
-            Some(f) => inner.room_failures.insert(method.to_string(), f),
-            None => inner.room_failures.remove(method),
+            Some(f) => inner.method_failures.insert(method.to_string(), f),
+            None => inner.method_failures.remove(method),
         };
     }
 
@@ -221,6 +235,14 @@ async fn handle(
         }
         None => {}
     }
+    let scripted = inner.lock().unwrap().method_failures.get(method.as_str()).cloned();
+    if let Some(Failure::Twirp(status, code)) = scripted {
+        // Recorded with a null request, so that tests can wait for the failed attempt.
+        let call =
+            Call { service: rpc.clone(), method: method.clone(), request: Value::Null, claims_room: claims.video.room };
+        inner.lock().unwrap().calls.push(call);
+        return twirp_error(StatusCode::from_u16(status).unwrap(), code, "scripted failure");
+    }
     let json_body = headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("json"));
     let grants = &claims.video;
     let record = |request: Value| {
@@ -241,11 +263,18 @@ async fn handle(
                 Err(e) => return e,
             };
             record(serde_json::to_value(&req).unwrap());
-            let running = inner.lock().unwrap().rooms.clone();
+            let (running, metadata) = {
+                let inner = inner.lock().unwrap();
+                (inner.rooms.clone(), inner.metadata.clone())
+            };
             let rooms = running
                 .into_iter()
                 .filter(|r| req.names.is_empty() || req.names.contains(r))
-                .map(|name| proto::Room { name, ..Default::default() })
+                .map(|name| proto::Room {
+                    metadata: metadata.get(&name).cloned().unwrap_or_default(),
+                    name,
+                    ..Default::default()
+                })
                 .collect();
             encode(json_body, &proto::ListRoomsResponse { rooms })
         }
@@ -263,14 +292,24 @@ async fn handle(
         (
             "livekit.RoomService",
             m @ ("GetParticipant" | "MutePublishedTrack" | "UpdateParticipant" | "RemoveParticipant"),
-        ) => {
-            let scripted = inner.lock().unwrap().room_failures.get(m).cloned();
-            if let Some(f) = scripted {
-                if let Some(r) = super::egress::fail(f).await {
-                    return r;
-                }
+        ) => participant_call(&inner, m, json_body, &body, grants, &record),
+        ("livekit.RoomService", "UpdateRoomMetadata") => {
+            let req: proto::UpdateRoomMetadataRequest = match decode(json_body, &body) {
+                Ok(r) => r,
+                Err(e) => return e,
+            };
+            if !grants.room_admin || grants.room != req.room {
+                return twirp_error(StatusCode::FORBIDDEN, "permission_denied", "roomAdmin grant on the room needed");
             }
-            participant_call(&inner, m, json_body, &body, grants, &record)
+            record(serde_json::to_value(&req).unwrap());
+            let mut state = inner.lock().unwrap();
+            if !state.rooms.contains(&req.room) {
+                return twirp_error(StatusCode::NOT_FOUND, "not_found", "requested room does not exist");
+            }
+            state.metadata.insert(req.room.clone(), req.metadata.clone());
+            let room = proto::Room { name: req.room, metadata: req.metadata, ..Default::default() };
+            drop(state);
+            encode(json_body, &room)
         }
         ("livekit.Egress", _) => {
             if !grants.room_record {
