@@ -171,10 +171,13 @@ pub async fn update_role(
         }
     }
     tx.commit().await?;
+    // B-RL-2: the participant's LiveKit permission follows the new role at once (an admin
+    // publishes the default sources, a member the room's), not only at its next token.
     let update = proto::UpdateParticipantRequest {
         room: lk_room(&room),
         identity: identity.clone(),
         attributes: [("room_role".to_string(), role.to_string())].into_iter().collect(),
+        permission: Some(permission_for(state, &room, role == "administrator")),
         ..Default::default()
     };
     let synced = match state.livekit.update_participant(update).await {
@@ -185,6 +188,28 @@ pub async fn update_role(
         }
     };
     Ok(Reply(StatusCode::OK, json!({"role": role, "livekit_synced": synced})))
+}
+
+/// The LiveKit permission of a participant with (or without) administrator privileges, as the
+/// join token grants it (now-rooms §7.3).
+fn permission_for(state: &AppState, room: &Room, admin: bool) -> proto::ParticipantPermission {
+    let defaults = &state.config.rooms.livekit_default_sources;
+    let room_sources = crate::domain::room_config::publish_sources(&room.configuration.0);
+    let sources = match (&room_sources, admin) {
+        (Some(own), false) => own,
+        _ => defaults,
+    };
+    let can_publish_sources: Vec<i32> = sources
+        .iter()
+        .filter_map(|s| participant::SOURCES.iter().find(|(name, _)| name == s).map(|(_, e)| *e as i32))
+        .collect();
+    proto::ParticipantPermission {
+        can_subscribe: true,
+        can_publish: !can_publish_sources.is_empty(),
+        can_publish_data: true,
+        can_publish_sources,
+        ..Default::default()
+    }
 }
 
 /// `POST rooms/{id}/mute-participant/` (now-rooms §5.1).
@@ -370,7 +395,15 @@ pub async fn rename(
 ) -> Result<Reply, ApiError> {
     let room = super::rooms::find(state, reference).await?;
     require_token_for(&room, claims)?;
-    let name = char_field(body.get("name"), true, 255).map_err(|m| FieldErrors::one("name", m))?.unwrap_or_default();
+    let mut name =
+        char_field(body.get("name"), true, 255).map_err(|m| FieldErrors::one("name", m))?.unwrap_or_default();
+    if !state.config.rooms.authenticated_participants_can_edit_display_name {
+        // B-SEC-5: a logged-in participant keeps the name of their account (200, as the frontend
+        // calls this with the current name on every settings save).
+        if let Some(user) = users::get_by_sub(&state.db, &claims.identity).await? {
+            name = crate::livekit::token::default_name(&user);
+        }
+    }
     let update = proto::UpdateParticipantRequest {
         room: lk_room(&room),
         identity: claims.identity.clone(),

@@ -67,6 +67,10 @@ impl Rig {
     }
 }
 
+async fn rig_locked() -> Rig {
+    rig(&[("AUTHENTICATED_PARTICIPANTS_CAN_EDIT_DISPLAY_NAME", "false")]).await
+}
+
 fn payload(token: &str) -> Value {
     let part = token.split('.').nth(1).unwrap();
     serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
@@ -213,6 +217,13 @@ async fn nr_pm_25_nr_pm_26_rename_the_caller_only() {
         (call.request["identity"].as_str(), call.request["name"].as_str()),
         (Some(identity.as_str()), Some("Jane Doe"))
     );
+    // B-SEC-5: with display names locked, a logged-in participant keeps their account's name.
+    let locked = rig_locked().await;
+    let (t, id) = locked.token(&locked.owner).await;
+    locked.connect(&id);
+    let r = with_token(&locked, "rename", &t, &json!({"name": "Someone Else"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(locked.lk.calls_of("UpdateParticipant").pop().unwrap().request["name"], "Full owner@example.com");
     let r = with_token(&rig, "rename", &token, &json!({"name": "a".repeat(256)})).await;
     assert_eq!(
         (r.status.as_u16(), r.json()),
@@ -487,11 +498,22 @@ async fn nr_rl_1_nr_rl_2_nr_rl_3_promote_demote_and_resync() {
     let call = rig.lk.calls_of("UpdateParticipant").pop().unwrap();
     assert_eq!(call.request["attributes"], json!({"room_role": "administrator"}));
     assert_eq!(call.request["identity"], sub.as_str());
+    // B-RL-2: the permission follows the role at once.
+    let p = &call.request["permission"];
+    assert_eq!((p["canPublish"].as_bool(), p["canUpdateMetadata"].as_bool()), (Some(true), None));
+    assert_eq!(p["canPublishSources"], json!(["CAMERA", "MICROPHONE", "SCREEN_SHARE", "SCREEN_SHARE_AUDIO"]));
     let r = rig.owner.post(&path, &json!({"participant_identity": sub, "role": "administrator"})).await;
     assert_eq!(r.status, 200);
     assert_eq!(rig.lk.calls_of("UpdateParticipant").len(), 2, "the same role is synced again");
+    rig.set_configuration(json!({"can_publish_sources": ["microphone"]})).await;
     let r = rig.owner.post(&path, &json!({"participant_identity": sub, "role": "member"})).await;
     assert_eq!(r.json(), json!({"role": "member", "livekit_synced": true}));
+    let call = rig.lk.calls_of("UpdateParticipant").pop().unwrap();
+    assert_eq!(
+        call.request["permission"]["canPublishSources"],
+        json!(["MICROPHONE"]),
+        "a member publishes the room's sources"
+    );
     assert_eq!(role_of(&rig, target.id).await.as_deref(), Some("member"));
 }
 
