@@ -16,11 +16,14 @@ use super::bodies::ErrorOut;
 use super::extract::{Body, Caller};
 use super::rooms::room_ref;
 use super::{ApiRoute, ViewAuth};
+use crate::domain::slug::RoomRef;
 use crate::error::{json_response, ApiError};
 use crate::i18n::msg;
 use crate::livekit::verify::{self, ParticipantClaims};
 use crate::service::participants::{self, InCall, Reply};
 use crate::state::AppState;
+use crate::store::users::User;
+use serde_json::{Map, Value};
 
 pub fn routes() -> Vec<ApiRoute> {
     vec![
@@ -190,6 +193,25 @@ fn reply(r: Reply) -> Response {
     json_response(r.0, &r.1)
 }
 
+/// What a session-authenticated room action needs: the user, the room reference and the body.
+fn session_request(
+    caller: Result<Caller, ApiError>,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Body, ApiError>,
+) -> Result<(User, RoomRef, Map<String, Value>), ApiError> {
+    let user = caller?.require_user()?.clone();
+    Ok((user, room_ref(id)?, body?.object()?))
+}
+
+/// What a LiveKit-token action needs: the token's claims, the room reference and the body.
+fn token_request(
+    token: Result<LiveKitToken, ApiError>,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Body, ApiError>,
+) -> Result<(ParticipantClaims, RoomRef, Map<String, Value>), ApiError> {
+    Ok((token?.required()?, room_ref(id)?, body?.object()?))
+}
+
 /// `POST /api/v1.0/rooms/{id}/update-participant-role/`: now-rooms §4.
 async fn update_participant_role(
     State(state): State<AppState>,
@@ -197,11 +219,8 @@ async fn update_participant_role(
     id: Result<Path<String>, PathRejection>,
     body: Result<Body, ApiError>,
 ) -> Result<Response, ApiError> {
-    let caller = caller?;
-    let user = caller.require_user()?;
-    let reference = room_ref(id)?;
-    let body = body?.object()?;
-    Ok(reply(participants::update_role(&state, user, &reference, &body).await?))
+    let (user, reference, body) = session_request(caller, id, body)?;
+    Ok(reply(participants::update_role(&state, &user, &reference, &body).await?))
 }
 
 /// `POST /api/v1.0/rooms/{id}/mute-participant/`: now-rooms §5.1.
@@ -232,11 +251,8 @@ async fn update_participant(
     id: Result<Path<String>, PathRejection>,
     body: Result<Body, ApiError>,
 ) -> Result<Response, ApiError> {
-    let caller = caller?;
-    let user = caller.require_user()?;
-    let reference = room_ref(id)?;
-    let body = body?.object()?;
-    Ok(reply(participants::update(&state, user, &reference, &body).await?))
+    let (user, reference, body) = session_request(caller, id, body)?;
+    Ok(reply(participants::update(&state, &user, &reference, &body).await?))
 }
 
 /// `POST /api/v1.0/rooms/{id}/remove-participant/`: now-rooms §5.3.
@@ -246,11 +262,8 @@ async fn remove_participant(
     id: Result<Path<String>, PathRejection>,
     body: Result<Body, ApiError>,
 ) -> Result<Response, ApiError> {
-    let caller = caller?;
-    let user = caller.require_user()?;
-    let reference = room_ref(id)?;
-    let body = body?.object()?;
-    Ok(reply(participants::remove(&state, user, &reference, &body).await?))
+    let (user, reference, body) = session_request(caller, id, body)?;
+    Ok(reply(participants::remove(&state, &user, &reference, &body).await?))
 }
 
 /// `POST /api/v1.0/rooms/{id}/toggle-hand/`: now-rooms §5.4.
@@ -260,9 +273,7 @@ async fn toggle_hand(
     id: Result<Path<String>, PathRejection>,
     body: Result<Body, ApiError>,
 ) -> Result<Response, ApiError> {
-    let claims = token?.required()?;
-    let reference = room_ref(id)?;
-    let body = body?.object()?;
+    let (claims, reference, body) = token_request(token, id, body)?;
     Ok(reply(participants::toggle_hand(&state, &claims, &reference, &body).await?))
 }
 
@@ -273,8 +284,6 @@ async fn rename(
     id: Result<Path<String>, PathRejection>,
     body: Result<Body, ApiError>,
 ) -> Result<Response, ApiError> {
-    let claims = token?.required()?;
-    let reference = room_ref(id)?;
-    let body = body?.object()?;
+    let (claims, reference, body) = token_request(token, id, body)?;
     Ok(reply(participants::rename(&state, &claims, &reference, &body).await?))
 }

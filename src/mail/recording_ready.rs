@@ -25,39 +25,13 @@ pub struct Vars<'a> {
     pub link: Option<String>,
 }
 
-/// The languages this e-mail is written in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lang {
-    En,
-    Fr,
-    Nl,
-    De,
-}
+/// The languages this e-mail is written in: the API's.
+pub use crate::i18n::Lang;
 
-impl Lang {
-    fn parse(code: &str) -> Option<Lang> {
-        match code.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase().as_str() {
-            "en" => Some(Lang::En),
-            "fr" => Some(Lang::Fr),
-            "nl" => Some(Lang::Nl),
-            "de" => Some(Lang::De),
-            _ => None,
-        }
-    }
-
-    /// The recipient's language, else the site's, else English.
-    pub fn pick(user: &str, default: &str) -> Lang {
-        Lang::parse(user).or_else(|| Lang::parse(default)).unwrap_or(Lang::En)
-    }
-
-    fn code(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Fr => "fr",
-            Lang::Nl => "nl",
-            Lang::De => "de",
-        }
-    }
+/// The recipient's language, else the site's, else English (Django's matching of a language
+/// code to `LANGUAGES`).
+pub fn pick(user: &str, default: &str) -> Lang {
+    crate::i18n::supported_variant(user).or_else(|| crate::i18n::supported_variant(default)).unwrap_or(Lang::En)
 }
 
 struct Texts {
@@ -235,7 +209,7 @@ pub fn date_time(at: DateTime<Utc>, timezone: &str, lang: Lang) -> (String, Stri
 
 /// Renders the message for one recipient.
 pub fn render(v: &Vars<'_>) -> Rendered {
-    let lang = Lang::pick(v.language, v.default_language);
+    let lang = pick(v.language, v.default_language);
     let t = texts(lang);
     let (date, time) = date_time(v.created_at, v.timezone, lang);
     let ready = |room: &str, date: &str, time: &str| {

@@ -358,6 +358,22 @@ pub async fn remove(
     })
 }
 
+/// `UpdateParticipant` of the token's own participant in the room, answered as the in-call
+/// endpoints answer (`failure` is the endpoint's 500 message).
+async fn update_self(
+    state: &AppState,
+    room: &Room,
+    claims: &ParticipantClaims,
+    update: proto::UpdateParticipantRequest,
+    failure: &str,
+) -> Reply {
+    let update = proto::UpdateParticipantRequest { room: lk_room(room), identity: claims.identity.clone(), ..update };
+    match state.livekit.update_participant(update).await {
+        Ok(()) => success(),
+        Err(e) => failed(e, failure),
+    }
+}
+
 /// `POST rooms/{id}/toggle-hand/` (now-rooms §5.4): the caller's own hand.
 #[instrument(skip_all)]
 pub async fn toggle_hand(
@@ -373,16 +389,9 @@ pub async fn toggle_hand(
         Some(v) => participant::drf_bool(v).ok_or_else(|| FieldErrors::one("raised", msg::INVALID_BOOLEAN))?,
     };
     let value = if raised { participant::python_isoformat(chrono::Utc::now()) } else { String::new() };
-    let update = proto::UpdateParticipantRequest {
-        room: lk_room(&room),
-        identity: claims.identity.clone(),
-        attributes: [("handRaisedAt".to_string(), value)].into_iter().collect(),
-        ..Default::default()
-    };
-    Ok(match state.livekit.update_participant(update).await {
-        Ok(()) => success(),
-        Err(e) => failed(e, "Failed to update participant hand state"),
-    })
+    let attributes = [("handRaisedAt".to_string(), value)].into_iter().collect();
+    let update = proto::UpdateParticipantRequest { attributes, ..Default::default() };
+    Ok(update_self(state, &room, claims, update, "Failed to update participant hand state").await)
 }
 
 /// `POST rooms/{id}/rename/` (now-rooms §5.5): the caller's own display name.
@@ -404,14 +413,6 @@ pub async fn rename(
             name = crate::livekit::token::default_name(&user);
         }
     }
-    let update = proto::UpdateParticipantRequest {
-        room: lk_room(&room),
-        identity: claims.identity.clone(),
-        name,
-        ..Default::default()
-    };
-    Ok(match state.livekit.update_participant(update).await {
-        Ok(()) => success(),
-        Err(e) => failed(e, "Failed to rename participant"),
-    })
+    let update = proto::UpdateParticipantRequest { name, ..Default::default() };
+    Ok(update_self(state, &room, claims, update, "Failed to rename participant").await)
 }
