@@ -3,6 +3,7 @@
 //! once, reports ALL problems at once (each naming its variable), and never panics.
 
 pub mod auth;
+pub mod incall;
 pub mod pyliteral;
 pub mod recording;
 
@@ -154,6 +155,8 @@ pub struct Config {
     pub marketing: MarketingConfig,
     /// Recording pipeline settings (recordings §9).
     pub recording: recording::RecordingConfig,
+    /// In-call integrations: invitations, subtitles, roomkit, diagnostics (now-rooms §8–§12).
+    pub incall: incall::InCallConfig,
     /// Problems found when reading the settings (empty when valid).
     pub warnings: Vec<String>,
 }
@@ -352,7 +355,9 @@ impl Config {
         let oidc = auth::read_oidc(&mut r, &mut warnings);
         let marketing = auth::read_marketing(&mut r, &mut warnings);
         let recording_settings = recording::read(&mut r, &mut warnings);
+        let incall = incall::read(&mut r);
         let config = Config {
+            incall,
             oidc,
             marketing,
             recording: recording_settings,
@@ -474,6 +479,7 @@ impl Config {
         auth::describe_oidc(&self.oidc, &mut m);
         auth::describe_marketing(&self.marketing, &mut m);
         recording::describe(&self.recording, &mut m);
+        incall::describe(&self.incall, &mut m);
         debug_assert!(SECRET_VARS.iter().all(|v| m.get(v).is_none_or(|s| s.is_empty() || s == "***")));
         m
     }

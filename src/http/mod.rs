@@ -6,6 +6,7 @@ pub mod auth;
 pub mod client_ip;
 pub mod extract;
 pub mod health;
+pub mod incall;
 pub mod lobby;
 pub mod meta;
 pub mod middleware;
@@ -98,6 +99,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
     routes.extend(recordings::routes());
     routes.extend(lobby::routes());
     routes.extend(participants::routes());
+    routes.extend(incall::routes());
     routes
 }
 

@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial schema", INITIAL),
     (3, "recording outbox and observability columns", super::recordings::MIGRATION),
     (4, "session user column", SESSION_USER),
+    (5, "job queue", super::jobs::MIGRATION),
 ];
 
 /// The logged-in user of a database session, so that a request reads session and user in one query.

@@ -19,6 +19,7 @@ mod i18n;
 mod lobby;
 mod logout;
 mod marketing;
+mod now_incall;
 mod outage;
 mod participants;
 mod recordings;

@@ -52,6 +52,8 @@ struct Inner {
     calls: Vec<Call>,
     failure: Option<Failure>,
     egress: EgressState,
+    /// SIP dispatch rules (ListSIPDispatchRule / CreateSIPDispatchRule).
+    sip_rules: Vec<proto::SipDispatchRuleInfo>,
 }
 
 /// The Egress service's scripted state (see `egress.rs`).
@@ -113,6 +115,22 @@ impl LiveKitDouble {
             Some(f) => inner.room_failures.insert(method.to_string(), f),
             None => inner.room_failures.remove(method),
         };
+    }
+
+    /// Adds a SIP dispatch rule named `name` (as if created earlier).
+    pub fn add_sip_rule(&self, name: &str) {
+        let mut inner = self.inner.lock().unwrap();
+        let id = format!("SDR_{}", inner.sip_rules.len() + 1);
+        inner.sip_rules.push(proto::SipDispatchRuleInfo {
+            sip_dispatch_rule_id: id,
+            name: name.to_string(),
+            ..Default::default()
+        });
+    }
+
+    /// The SIP dispatch rules the double holds.
+    pub fn sip_rules(&self) -> Vec<proto::SipDispatchRuleInfo> {
+        self.inner.lock().unwrap().sip_rules.clone()
     }
 
     pub fn fail_with(&self, failure: Option<Failure>) {
@@ -272,6 +290,72 @@ async fn handle(
             }
             participant_call(&inner, m, json_body, &body, grants, &record)
         }
+        ("livekit.AgentDispatchService", "CreateDispatch") => {
+            if let Some(r) = scripted_failure(&inner, "CreateDispatch").await {
+                return r;
+            }
+            let req: proto::CreateAgentDispatchRequest = match decode(json_body, &body) {
+                Ok(r) => r,
+                Err(e) => return e,
+            };
+            if !grants.room_admin || grants.room != req.room {
+                return twirp_error(StatusCode::FORBIDDEN, "permission_denied", "roomAdmin grant on the room needed");
+            }
+            record(serde_json::to_value(&req).unwrap());
+            let dispatch = proto::AgentDispatch {
+                id: format!("AD_{}", uuid::Uuid::new_v4().simple()),
+                agent_name: req.agent_name,
+                room: req.room,
+                ..Default::default()
+            };
+            encode(json_body, &dispatch)
+        }
+        ("livekit.RoomService", "DeleteRoom") => {
+            if let Some(r) = scripted_failure(&inner, "DeleteRoom").await {
+                return r;
+            }
+            if !grants.room_create {
+                return twirp_error(StatusCode::FORBIDDEN, "permission_denied", "roomCreate grant needed");
+            }
+            let req: proto::DeleteRoomRequest = match decode(json_body, &body) {
+                Ok(r) => r,
+                Err(e) => return e,
+            };
+            record(serde_json::to_value(&req).unwrap());
+            inner.lock().unwrap().rooms.retain(|r| r != &req.room);
+            encode(json_body, &proto::DeleteRoomResponse {})
+        }
+        ("livekit.SIP", m @ ("ListSIPDispatchRule" | "CreateSIPDispatchRule")) => {
+            if let Some(r) = scripted_failure(&inner, m).await {
+                return r;
+            }
+            if !claims.sip.admin {
+                return twirp_error(StatusCode::FORBIDDEN, "permission_denied", "SIP admin grant needed");
+            }
+            if m == "ListSIPDispatchRule" {
+                let req: proto::ListSipDispatchRuleRequest = match decode(json_body, &body) {
+                    Ok(r) => r,
+                    Err(e) => return e,
+                };
+                record(serde_json::to_value(&req).unwrap());
+                let items = inner.lock().unwrap().sip_rules.clone();
+                return encode(json_body, &proto::ListSipDispatchRuleResponse { items });
+            }
+            let req: proto::CreateSipDispatchRuleRequest = match decode(json_body, &body) {
+                Ok(r) => r,
+                Err(e) => return e,
+            };
+            record(serde_json::to_value(&req).unwrap());
+            #[allow(deprecated)]
+            let info = proto::SipDispatchRuleInfo {
+                sip_dispatch_rule_id: format!("SDR_{}", uuid::Uuid::new_v4().simple()),
+                name: req.name.clone(),
+                rule: req.rule.clone(),
+                ..Default::default()
+            };
+            inner.lock().unwrap().sip_rules.push(info.clone());
+            encode(json_body, &info)
+        }
         ("livekit.Egress", _) => {
             if !grants.room_record {
                 return twirp_error(StatusCode::FORBIDDEN, "permission_denied", "roomRecord grant needed");
@@ -285,6 +369,15 @@ async fn handle(
             super::egress::handle(&inner_egress(&inner), &method, json_body, &body, &record)
         }
         _ => twirp_error(StatusCode::NOT_FOUND, "bad_route", "no such method in this double"),
+    }
+}
+
+/// The scripted failure of `method`, if any (see [`LiveKitDouble::fail_room_method`]).
+async fn scripted_failure(inner: &Arc<Mutex<Inner>>, method: &str) -> Option<Response> {
+    let scripted = inner.lock().unwrap().room_failures.get(method).cloned();
+    match scripted {
+        Some(f) => super::egress::fail(f).await,
+        None => None,
     }
 }
 
