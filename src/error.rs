@@ -108,6 +108,9 @@ pub enum ApiError {
     /// 401 with a specific message (bearer authentication failures) + `WWW-Authenticate`.
     #[error("authentication failed: {0}")]
     AuthenticationFailed(Msg),
+    /// 401 with a specific message and challenge (roomkit's server-to-server authentication).
+    #[error("authentication failed: {message}")]
+    Challenged { message: Msg, challenge: &'static str },
     /// 403 with the default message.
     #[error("forbidden")]
     Forbidden,
@@ -162,7 +165,9 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Unauthenticated | ApiError::AuthenticationFailed(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthenticated | ApiError::AuthenticationFailed(_) | ApiError::Challenged { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::Forbidden | ApiError::ForbiddenMessage(_) | ApiError::Csrf(_) => StatusCode::FORBIDDEN,
             ApiError::NoMatch(_) | ApiError::NotFound | ApiError::NotFoundMessage(_) | ApiError::InvalidPage => {
                 StatusCode::NOT_FOUND
@@ -183,6 +188,7 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated => detail(UNAUTHENTICATED.into()),
             ApiError::AuthenticationFailed(m) => detail(m.clone()),
+            ApiError::Challenged { message, .. } => detail(message.clone()),
             ApiError::Forbidden => detail(FORBIDDEN.into()),
             ApiError::ForbiddenMessage(m) => detail(m.clone()),
             ApiError::Csrf(reason) => detail(msg::CSRF_FAILED.arg("reason", reason.render(lang))),
@@ -229,6 +235,9 @@ impl IntoResponse for ApiError {
         match &self {
             ApiError::Unauthenticated | ApiError::AuthenticationFailed(_) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"api\""));
+            }
+            ApiError::Challenged { challenge, .. } => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
             }
             ApiError::MethodNotAllowed { allow, .. } => {
                 if let Ok(v) = HeaderValue::from_str(allow) {

@@ -77,6 +77,7 @@ impl App {
         let maintenance = tokio::spawn(maintenance(state.clone()));
         let outbox = tokio::spawn(service::outbox::run_loop(state.clone()));
         let reconciler = tokio::spawn(service::reconciler::run_loop(state.clone()));
+        let jobs = tokio::spawn(service::jobs::run_loop(state.clone()));
         let router = http::router(state.clone());
         let result = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
@@ -84,6 +85,7 @@ impl App {
         maintenance.abort();
         outbox.abort();
         reconciler.abort();
+        jobs.abort();
         state.db.close().await;
         result
     }

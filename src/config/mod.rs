@@ -3,6 +3,7 @@
 //! once, reports ALL problems at once (each naming its variable), and never panics.
 
 pub mod auth;
+pub mod incall;
 pub mod pyliteral;
 pub mod recording;
 pub mod rooms;
@@ -157,6 +158,8 @@ pub struct Config {
     pub recording: recording::RecordingConfig,
     /// Rooms, in-call and frontend settings at upstream HEAD (now-rooms §20).
     pub rooms: rooms::RoomsConfig,
+    /// In-call integrations: invitations, subtitles, roomkit, diagnostics (now-rooms §8–§12).
+    pub incall: incall::InCallConfig,
     /// Problems found when reading the settings (empty when valid).
     pub warnings: Vec<String>,
 }
@@ -356,7 +359,9 @@ impl Config {
         let marketing = auth::read_marketing(&mut r, &mut warnings);
         let recording_settings = recording::read(&mut r, &mut warnings);
         let rooms_settings = rooms::read(&mut r);
+        let incall = incall::read(&mut r);
         let config = Config {
+            incall,
             oidc,
             marketing,
             recording: recording_settings,
@@ -485,6 +490,7 @@ impl Config {
         auth::describe_marketing(&self.marketing, &mut m);
         recording::describe(&self.recording, &mut m);
         rooms::describe(&self.rooms, &mut m);
+        incall::describe(&self.incall, &mut m);
         debug_assert!(SECRET_VARS.iter().all(|v| m.get(v).is_none_or(|s| s.is_empty() || s == "***")));
         m
     }

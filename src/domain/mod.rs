@@ -3,6 +3,7 @@
 pub mod colour;
 pub mod csrf;
 pub mod fields;
+pub mod invitation;
 pub mod lobby;
 pub mod participant;
 pub mod permissions;

@@ -7,6 +7,7 @@ pub mod bodies;
 pub mod client_ip;
 pub mod extract;
 pub mod health;
+pub mod incall;
 pub mod lobby;
 pub mod meta;
 pub mod middleware;
@@ -187,6 +188,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
     routes.extend(recordings::routes());
     routes.extend(lobby::routes());
     routes.extend(participants::routes());
+    routes.extend(incall::routes());
     routes
 }
 

@@ -49,6 +49,9 @@ messages! {
     ROOM_SLUG_TAKEN = "Room with this Slug already exists.";
     CONSTRAINT_VIOLATED = "Constraint \u{201c}{name}\u{201d} is violated.";
     INVALID_EMAIL = "Enter a valid email address.";
+    NOT_A_LIST = "Expected a list of items but got type \"{input_type}\".";
+    EMPTY_LIST = "This list may not be empty.";
+    MAX_LIST_LENGTH = "Ensure this field has no more than {max_length} elements.";
 
     // Meet's messages that Meet translates.
     MUST_BE_ADMINISTRATOR = "You must be administrator or owner of a room to add accesses to it.";
@@ -103,8 +106,18 @@ messages! {
     INVALID_LIVEKIT_TOKEN = "Invalid LiveKit token: {reason}";
     FORBIDDEN_PERMISSIONS = "Setting the following participant permissions is not allowed: {fields}.";
     PARTICIPANT_UPDATE_EMPTY = "At least one of the following fields must be provided: metadata, attributes, permission, name.";
+    INVITATIONS_SENT = "invitations sent";
+    SUBTITLES_FAILED = "Subtitles failed to start for room {slug}";
+    ROOMKIT_TOKEN_NOT_CONFIGURED = "Server-to-server token is not configured.";
+    ROOMKIT_AUTHORIZATION_MISSING = "Authorization header is missing.";
+    ROOMKIT_INVALID_TOKEN = "Invalid server-to-server token.";
+    PIN_LENGTH_INVALID = "PIN code length is invalid.";
+    NO_ROOM_FOR_PIN = "No room found for this PIN code.";
+    DISPATCH_RULE_FAILED = "Could not create dispatch rule.";
 
     // This implementation's own answers (no reference text): English in every catalogue.
     PAYLOAD_TOO_LARGE = "Request body is too large.";
     UNAVAILABLE = "Service temporarily unavailable: the {dependency} cannot be reached.";
+    PIN_NOT_DIGITS = "PIN code must contain only digits.";
+    INVITATIONS_NOT_SENT = "Invitations could not be sent.";
 }

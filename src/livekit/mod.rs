@@ -149,6 +149,49 @@ impl LiveKit {
         Ok(true)
     }
 
+    /// `AgentDispatchService.CreateDispatch` of `agent_name` into the LiveKit room `room`
+    /// (now-rooms §9; the grant LiveKit requires is `roomAdmin` on the room).
+    pub async fn create_agent_dispatch(&self, room: &str, agent_name: &str) -> Result<(), CallError> {
+        let req = proto::CreateAgentDispatchRequest {
+            agent_name: agent_name.into(),
+            room: room.into(),
+            ..Default::default()
+        };
+        let _: proto::AgentDispatch =
+            self.room_service.call("AgentDispatchService", "CreateDispatch", admin_of(room), req).await?;
+        Ok(())
+    }
+
+    /// `RoomService.DeleteRoom` (grant `roomCreate`, now-rooms §12).
+    pub async fn delete_room(&self, room: &str) -> Result<(), CallError> {
+        let grants = VideoGrants { room_create: true, ..Default::default() };
+        let req = proto::DeleteRoomRequest { room: room.into() };
+        let _: proto::DeleteRoomResponse = self.room_service.call("RoomService", "DeleteRoom", grants, req).await?;
+        Ok(())
+    }
+
+    /// `SIP.ListSIPDispatchRule` with no filter: every dispatch rule of the deployment.
+    pub async fn list_sip_dispatch_rules(&self) -> Result<Vec<proto::SipDispatchRuleInfo>, CallError> {
+        let resp: proto::ListSipDispatchRuleResponse =
+            self.room_service.call_sip("ListSIPDispatchRule", proto::ListSipDispatchRuleRequest::default()).await?;
+        Ok(resp.items)
+    }
+
+    /// `SIP.CreateSIPDispatchRule`: a direct rule named `name` sending callers who dial `pin` to
+    /// the LiveKit room `room` (now-rooms §10.2).
+    #[allow(deprecated)] // the request's top-level `name` and `rule`, as the reference sends them
+    pub async fn create_sip_dispatch_rule(&self, name: &str, room: &str, pin: &str) -> Result<(), CallError> {
+        let rule = proto::SipDispatchRule {
+            rule: Some(proto::sip_dispatch_rule::Rule::DispatchRuleDirect(proto::SipDispatchRuleDirect {
+                room_name: room.into(),
+                pin: pin.into(),
+            })),
+        };
+        let req = proto::CreateSipDispatchRuleRequest { name: name.into(), rule: Some(rule), ..Default::default() };
+        let _: proto::SipDispatchRuleInfo = self.room_service.call_sip("CreateSIPDispatchRule", req).await?;
+        Ok(())
+    }
+
     /// Verifies a webhook as LiveKit signs it: `Authorization` holds a JWT (no `Bearer`) signed
     /// with the API secret, issued by the API key, whose `sha256` claim is the base64 SHA-256 of
     /// the exact body (compared in constant time); then parses the event.

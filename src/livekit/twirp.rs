@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use livekit_api::access_token::{AccessToken, VideoGrants};
+use livekit_api::access_token::{AccessToken, SIPGrants, VideoGrants};
 use prost::Message;
 
 /// Why a LiveKit call failed.
@@ -76,11 +76,31 @@ impl Client {
         grants: VideoGrants,
         req: Req,
     ) -> Result<Resp, CallError> {
-        let (Some(http), Some(base)) = (&self.http, &self.base) else { return Err(CallError::NotConfigured) };
+        let token = AccessToken::with_api_key(&self.api_key, &self.api_secret).with_grants(grants);
+        self.call_as(service, method, token, req).await
+    }
+
+    /// [`Client::call`] for the SIP service, whose calls need the SIP `admin` grant.
+    pub async fn call_sip<Req: Message, Resp: Message + Default>(
+        &self,
+        method: &str,
+        req: Req,
+    ) -> Result<Resp, CallError> {
         let token = AccessToken::with_api_key(&self.api_key, &self.api_secret)
-            .with_grants(grants)
-            .to_jwt()
-            .map_err(|e| CallError::Transport(format!("cannot sign the request: {e}")))?;
+            .with_sip_grants(SIPGrants { admin: true, ..Default::default() });
+        self.call_as("SIP", method, token, req).await
+    }
+
+    /// Posts `req` with the bearer `token` (signed here).
+    async fn call_as<Req: Message, Resp: Message + Default>(
+        &self,
+        service: &str,
+        method: &str,
+        token: AccessToken,
+        req: Req,
+    ) -> Result<Resp, CallError> {
+        let (Some(http), Some(base)) = (&self.http, &self.base) else { return Err(CallError::NotConfigured) };
+        let token = token.to_jwt().map_err(|e| CallError::Transport(format!("cannot sign the request: {e}")))?;
         let send = http
             .post(format!("{base}/twirp/livekit.{service}/{method}"))
             .header("content-type", "application/protobuf")

@@ -2,6 +2,7 @@
 //! `DJANGO_EMAIL_USE_TLS`, implicit TLS for `DJANGO_EMAIL_USE_SSL`, plain SMTP otherwise; every
 //! conversation bounded by `MEET_EMAIL_TIMEOUT`. Messages are `multipart/alternative`, text first.
 
+pub mod invitation;
 pub mod recording_ready;
 
 use lettre::message::{Mailbox, MultiPart};
@@ -75,6 +76,26 @@ impl Mailer {
 
     pub fn is_configured(&self) -> bool {
         self.transport.is_some()
+    }
+
+    /// Sends one message to every address of `bcc`, all in `Bcc` and none in `To`, so that no
+    /// recipient learns the others (now-rooms §8.2; the `Bcc` header itself is not written).
+    pub async fn send_bcc(&self, bcc: &[String], message: &Rendered) -> Result<(), MailError> {
+        let transport = self.transport.as_ref().ok_or(MailError::NotConfigured)?;
+        let from: Mailbox = self.from.parse().map_err(|_| MailError::Address("DJANGO_EMAIL_FROM".into()))?;
+        let mut builder = Message::builder().from(from).subject(message.subject.clone());
+        for (i, address) in bcc.iter().enumerate() {
+            let mailbox: Mailbox = address.parse().map_err(|_| MailError::Address(format!("of recipient #{i}")))?;
+            builder = builder.bcc(mailbox);
+        }
+        let email = builder
+            .multipart(MultiPart::alternative_plain_html(message.text.clone(), message.html.clone()))
+            .map_err(|e| MailError::Build(e.to_string()))?;
+        tokio::time::timeout(self.timeout * 3, transport.send(email))
+            .await
+            .map_err(|_| MailError::Smtp("timed out".into()))?
+            .map_err(|e| MailError::Smtp(e.to_string()))?;
+        Ok(())
     }
 
     /// Sends one message to one recipient.

@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "recording outbox and observability columns", super::recordings::MIGRATION),
     (4, "session user column", SESSION_USER),
     (5, "room PIN code and user room defaults", ROOM_PIN_AND_USER_DEFAULTS),
+    (6, "job queue", super::jobs::MIGRATION),
 ];
 
 /// Upstream's `0014_room_pin_code` and `0022_user_default_room_access_level_and_more`. SQLite

@@ -3,8 +3,10 @@
 
 pub mod accesses;
 pub mod exec;
+pub mod jobs;
 pub mod migrations;
 pub mod recordings;
+pub mod roomkit;
 pub mod rooms;
 pub mod sessions;
 pub mod users;

@@ -20,6 +20,7 @@ mod lobby;
 mod logout;
 mod marketing;
 mod now_config;
+mod now_incall;
 mod now_lobby;
 mod now_rooms;
 mod now_users;

@@ -366,7 +366,8 @@ async fn nr_migration_5_existing_rooms_and_users_migrate_in_place() {
         ids.push(id);
     }
 
-    assert_eq!(meet::store::migrations::migrate(&db).await.expect("migrate"), 1);
+    let applied = meet::store::migrations::migrate(&db).await.expect("migrate");
+    assert!(applied >= 1, "step 5 and every later step applied, got {applied}");
 
     let rooms: Vec<_> = {
         let mut out = Vec::new();

@@ -173,7 +173,16 @@ async fn openapi_document_is_3_1_lists_every_route_and_every_ref_resolves() {
 
 #[tokio::test]
 async fn openapi_every_operation_answers_as_documented() {
-    let rig = rig(&[("ALLOW_UNSECURE_USER_LISTING", "true")]).await;
+    let rig = rig(&[
+        ("ALLOW_UNSECURE_USER_LISTING", "true"),
+        ("ROOM_SUBTITLE_ENABLED", "true"),
+        ("ROOMKIT_ENABLED", "true"),
+        ("ROOMKIT_SERVER_TO_SERVER_API_TOKEN", "roomkit-token"),
+        ("ROOM_TELEPHONY_ENABLED", "true"),
+        ("CONNECTION_TEST_ENABLED", "true"),
+        ("DJANGO_EMAIL_APP_BASE_URL", "http://localhost:3000"),
+    ])
+    .await;
     let app = &rig.app;
     let spec = Spec::fetch(app).await;
     let anon = app.client();
@@ -438,6 +447,37 @@ async fn openapi_every_operation_answers_as_documented() {
     assert_eq!(spec.valid(&client, post.clone(), t, &p, &json!({"participant_identity": "guest"})).await, 200);
     assert_eq!(spec.valid(&client, post.clone(), t, &p, &json!({"participant_identity": "guest"})).await, 404);
     spec.invalid(&client, post.clone(), t, &p, &json!({})).await;
+
+    // Invitations, subtitles, roomkit, diagnostics.
+    let t = "/api/v1.0/rooms/{id}/invite/";
+    let p = format!("{API}/rooms/{room_id}/invite/");
+    assert_eq!(spec.valid(&client, post.clone(), t, &p, &json!({"emails": ["guest@example.com"]})).await, 200);
+    spec.invalid(&client, post.clone(), t, &p, &json!({"emails": []})).await;
+    assert_eq!(spec.valid(&stranger_client, post.clone(), t, &p, &json!({"emails": ["a@example.com"]})).await, 403);
+    let t = "/api/v1.0/rooms/{id}/start-subtitle/";
+    let r = TestClient::send(
+        anon.request(post.clone(), &format!("{API}/rooms/{lk_room}/start-subtitle/"))
+            .header("authorization", format!("Bearer {token}")),
+    )
+    .await;
+    assert_eq!(spec.check(t, &post, &r), 200);
+    assert_eq!(spec.call(&anon, post.clone(), t, &format!("{API}/rooms/{lk_room}/start-subtitle/"), None).await, 403);
+    let t = "/api/v1.0/roomkit/join/";
+    let pin =
+        client.get(&format!("{API}/rooms/{room_id}/")).await.json()["pin_code"].as_str().expect("a PIN").to_string();
+    let roomkit = |body: &Value, secret: &str| {
+        TestClient::send(anon.request(Method::POST, t).header("authorization", format!("Bearer {secret}")).json(body))
+    };
+    assert!(spec.accepts(t, &post, &json!({"pin_code": pin})));
+    assert_eq!(spec.check(t, &post, &roomkit(&json!({"pin_code": pin}), "roomkit-token").await), 200);
+    assert_eq!(spec.check(t, &post, &roomkit(&json!({"pin_code": "0000000000"}), "roomkit-token").await), 404);
+    assert!(!spec.accepts(t, &post, &json!({})));
+    assert_eq!(spec.check(t, &post, &roomkit(&json!({}), "roomkit-token").await), 400);
+    assert_eq!(spec.check(t, &post, &roomkit(&json!({"pin_code": pin}), "wrong").await), 401);
+    let t = "/api/v1.0/diagnostics/connection/";
+    assert_eq!(spec.call(&anon, post.clone(), t, t, None).await, 200);
+    assert_eq!(spec.call(&client, post.clone(), t, t, None).await, 200);
+    assert_eq!(spec.call(&no_csrf, post.clone(), t, t, None).await, 403);
 
     // Room deletion last (it cascades).
     let t = "/api/v1.0/rooms/{id}/";

@@ -54,6 +54,8 @@ struct Inner {
     calls: Vec<Call>,
     failure: Option<Failure>,
     egress: EgressState,
+    /// SIP dispatch rules (ListSIPDispatchRule / CreateSIPDispatchRule).
+    sip_rules: Vec<proto::SipDispatchRuleInfo>,
 }
 
 /// The Egress service's scripted state (see `egress.rs`).
@@ -127,6 +129,22 @@ impl LiveKitDouble {
             Some(f) => inner.method_failures.insert(method.to_string(), f),
             None => inner.method_failures.remove(method),
         };
+    }
+
+    /// Adds a SIP dispatch rule named `name` (as if created earlier).
+    pub fn add_sip_rule(&self, name: &str) {
+        let mut inner = self.inner.lock().unwrap();
+        let id = format!("SDR_{}", inner.sip_rules.len() + 1);
+        inner.sip_rules.push(proto::SipDispatchRuleInfo {
+            sip_dispatch_rule_id: id,
+            name: name.to_string(),
+            ..Default::default()
+        });
+    }
+
+    /// The SIP dispatch rules the double holds.
+    pub fn sip_rules(&self) -> Vec<proto::SipDispatchRuleInfo> {
+        self.inner.lock().unwrap().sip_rules.clone()
     }
 
     pub fn fail_with(&self, failure: Option<Failure>) {
@@ -236,12 +254,18 @@ async fn handle(
         None => {}
     }
     let scripted = inner.lock().unwrap().method_failures.get(method.as_str()).cloned();
-    if let Some(Failure::Twirp(status, code)) = scripted {
+    if let Some(failure) = scripted {
         // Recorded with a null request, so that tests can wait for the failed attempt.
-        let call =
-            Call { service: rpc.clone(), method: method.clone(), request: Value::Null, claims_room: claims.video.room };
+        let call = Call {
+            service: rpc.clone(),
+            method: method.clone(),
+            request: Value::Null,
+            claims_room: claims.video.room.clone(),
+        };
         inner.lock().unwrap().calls.push(call);
-        return twirp_error(StatusCode::from_u16(status).unwrap(), code, "scripted failure");
+        if let Some(r) = super::egress::fail(failure).await {
+            return r;
+        }
     }
     let json_body = headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("json"));
     let grants = &claims.video;
@@ -310,6 +334,63 @@ async fn handle(
             let room = proto::Room { name: req.room, metadata: req.metadata, ..Default::default() };
             drop(state);
             encode(json_body, &room)
+        }
+        ("livekit.AgentDispatchService", "CreateDispatch") => {
+            let req: proto::CreateAgentDispatchRequest = match decode(json_body, &body) {
+                Ok(r) => r,
+                Err(e) => return e,
+            };
+            if !grants.room_admin || grants.room != req.room {
+                return twirp_error(StatusCode::FORBIDDEN, "permission_denied", "roomAdmin grant on the room needed");
+            }
+            record(serde_json::to_value(&req).unwrap());
+            let dispatch = proto::AgentDispatch {
+                id: format!("AD_{}", uuid::Uuid::new_v4().simple()),
+                agent_name: req.agent_name,
+                room: req.room,
+                ..Default::default()
+            };
+            encode(json_body, &dispatch)
+        }
+        ("livekit.RoomService", "DeleteRoom") => {
+            if !grants.room_create {
+                return twirp_error(StatusCode::FORBIDDEN, "permission_denied", "roomCreate grant needed");
+            }
+            let req: proto::DeleteRoomRequest = match decode(json_body, &body) {
+                Ok(r) => r,
+                Err(e) => return e,
+            };
+            record(serde_json::to_value(&req).unwrap());
+            inner.lock().unwrap().rooms.retain(|r| r != &req.room);
+            encode(json_body, &proto::DeleteRoomResponse {})
+        }
+        ("livekit.SIP", m @ ("ListSIPDispatchRule" | "CreateSIPDispatchRule")) => {
+            if !claims.sip.admin {
+                return twirp_error(StatusCode::FORBIDDEN, "permission_denied", "SIP admin grant needed");
+            }
+            if m == "ListSIPDispatchRule" {
+                let req: proto::ListSipDispatchRuleRequest = match decode(json_body, &body) {
+                    Ok(r) => r,
+                    Err(e) => return e,
+                };
+                record(serde_json::to_value(&req).unwrap());
+                let items = inner.lock().unwrap().sip_rules.clone();
+                return encode(json_body, &proto::ListSipDispatchRuleResponse { items });
+            }
+            let req: proto::CreateSipDispatchRuleRequest = match decode(json_body, &body) {
+                Ok(r) => r,
+                Err(e) => return e,
+            };
+            record(serde_json::to_value(&req).unwrap());
+            #[allow(deprecated)]
+            let info = proto::SipDispatchRuleInfo {
+                sip_dispatch_rule_id: format!("SDR_{}", uuid::Uuid::new_v4().simple()),
+                name: req.name.clone(),
+                rule: req.rule.clone(),
+                ..Default::default()
+            };
+            inner.lock().unwrap().sip_rules.push(info.clone());
+            encode(json_body, &info)
         }
         ("livekit.Egress", _) => {
             if !grants.room_record {
