@@ -7,7 +7,6 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use serde::Serialize;
-use uuid::Uuid;
 
 use super::extract::Caller;
 use super::{ApiRoute, ViewAuth};
@@ -109,13 +108,10 @@ async fn receive(
         // recordings §11.3.2: an egress's end (or start) moves its recording; duplicates are no-ops.
         crate::service::recordings::on_egress_event(&state, &event).await?;
     }
-    if event.event == "room_finished" {
-        let name = event.room.as_ref().map(|r| r.name.as_str()).unwrap_or("");
-        // E3: rooms that are not ours (unregistered rooms, other applications) are ignored.
-        if let Ok(room) = Uuid::try_parse(name) {
-            let cleared = crate::service::lobby::clear(&state, room).await?;
-            tracing::info!(room.id = %room, cleared, "room finished: lobby cleared");
-        }
+    match event.event.as_str() {
+        "room_started" => crate::service::roomkit::on_room_started(&state, room_name).await?,
+        "room_finished" => crate::service::roomkit::on_room_finished(&state, room_name).await?,
+        _ => {}
     }
     Ok(answer(StatusCode::OK, WebhookStatus::Success))
 }

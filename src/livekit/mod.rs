@@ -177,6 +177,13 @@ impl LiveKit {
         Ok(resp.items)
     }
 
+    /// `SIP.DeleteSIPDispatchRule`.
+    pub async fn delete_sip_dispatch_rule(&self, id: &str) -> Result<(), CallError> {
+        let req = proto::DeleteSipDispatchRuleRequest { sip_dispatch_rule_id: id.into() };
+        let _: proto::SipDispatchRuleInfo = self.room_service.call_sip("DeleteSIPDispatchRule", req).await?;
+        Ok(())
+    }
+
     /// `SIP.CreateSIPDispatchRule`: a direct rule named `name` sending callers who dial `pin` to
     /// the LiveKit room `room` (now-rooms §10.2).
     #[allow(deprecated)] // the request's top-level `name` and `rule`, as the reference sends them

@@ -364,9 +364,24 @@ async fn handle(
             inner.lock().unwrap().rooms.retain(|r| r != &req.room);
             encode(json_body, &proto::DeleteRoomResponse {})
         }
-        ("livekit.SIP", m @ ("ListSIPDispatchRule" | "CreateSIPDispatchRule")) => {
+        ("livekit.SIP", m @ ("ListSIPDispatchRule" | "CreateSIPDispatchRule" | "DeleteSIPDispatchRule")) => {
             if !claims.sip.admin {
                 return twirp_error(StatusCode::FORBIDDEN, "permission_denied", "SIP admin grant needed");
+            }
+            if m == "DeleteSIPDispatchRule" {
+                let req: proto::DeleteSipDispatchRuleRequest = match decode(json_body, &body) {
+                    Ok(r) => r,
+                    Err(e) => return e,
+                };
+                record(serde_json::to_value(&req).unwrap());
+                let mut state = inner.lock().unwrap();
+                let Some(at) = state.sip_rules.iter().position(|r| r.sip_dispatch_rule_id == req.sip_dispatch_rule_id)
+                else {
+                    return twirp_error(StatusCode::NOT_FOUND, "not_found", "dispatch rule not found");
+                };
+                let info = state.sip_rules.remove(at);
+                drop(state);
+                return encode(json_body, &info);
             }
             if m == "ListSIPDispatchRule" {
                 let req: proto::ListSipDispatchRuleRequest = match decode(json_body, &body) {
