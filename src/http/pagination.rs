@@ -24,6 +24,18 @@ pub fn page(uri: &Uri, origin: &Origin, count: u64) -> Result<Page, ApiError> {
     page_sized(uri, origin, count, PAGE_SIZE)
 }
 
+/// The `page_size` query parameter of the lists that honour it (recordings §4.5, now-rooms §6.5):
+/// a positive integer capped at 100; anything else is the default size.
+pub fn requested_size(uri: &Uri) -> u64 {
+    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .filter(|(k, _)| k == "page_size")
+        .last()
+        .and_then(|(_, v)| v.parse::<i64>().ok())
+        .filter(|n| *n > 0)
+        .map(|n| (n as u64).min(100))
+        .unwrap_or(PAGE_SIZE)
+}
+
 /// [`page`] with `size` items a page (endpoints that honour `page_size`, e.g. recordings §4.5).
 pub fn page_sized(uri: &Uri, origin: &Origin, count: u64, size: u64) -> Result<Page, ApiError> {
     let params: Vec<(String, String)> =

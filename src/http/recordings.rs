@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, FromRequest, OriginalUri, Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
@@ -154,17 +154,6 @@ async fn stop_recording(
     Ok(reply(StatusCode::OK, recordings::stop(&state, user, &reference).await?))
 }
 
-/// `page_size` of `/recordings/` (§4.5): a positive integer capped at 100, else 20.
-fn page_size(uri: &Uri) -> u64 {
-    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-        .filter(|(k, _)| k == "page_size")
-        .last()
-        .and_then(|(_, v)| v.parse::<i64>().ok())
-        .filter(|n| *n > 0)
-        .map(|n| (n as u64).min(100))
-        .unwrap_or(pagination::PAGE_SIZE)
-}
-
 /// `GET /api/v1.0/recordings/`: recordings §4.5.
 async fn list(
     State(state): State<AppState>,
@@ -174,7 +163,7 @@ async fn list(
 ) -> Result<Response, ApiError> {
     let caller = caller?;
     let user = caller.require_user()?;
-    let size = page_size(&uri);
+    let size = pagination::requested_size(&uri);
     let count = recordings::count(&state, user).await?;
     let page = pagination::page_sized(&uri, &origin, count, size)?;
     let items = recordings::list(&state, user, page.offset, page.limit).await?;

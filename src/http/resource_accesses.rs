@@ -104,7 +104,7 @@ async fn list(
 ) -> Result<Response, ApiError> {
     let user = caller.require_user()?;
     let mut page = None;
-    let (count, rows) = accesses::list(&state, user, pager(&uri, &origin, &mut page)).await?;
+    let (count, rows) = accesses::list(&state, user, pager(&uri, &origin, false, &mut page)).await?;
     let page = page.ok_or_else(|| ApiError::internal(anyhow::anyhow!("page not computed")))?;
     let results: Vec<AccessOut> = rows.into_iter().map(AccessOut::from).collect();
     Ok(respond(StatusCode::OK, &Paginated::new(count, page, results)))

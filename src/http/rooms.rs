@@ -28,6 +28,7 @@ pub fn routes() -> Vec<ApiRoute> {
             .doc(Method::GET, "List the rooms the caller has an access to")
             .returns::<Paginated<RoomOut>>(200)
             .paginated()
+            .query("page_size", "Items per page (at most 100; 20 by default)")
             .query("username", "Display name put in the LiveKit tokens")
             .doc(Method::POST, "Create a room; the caller becomes its owner")
             .body::<RoomCreateIn>()
@@ -159,14 +160,17 @@ pub fn room_ref(id: Result<Path<String>, PathRejection>) -> Result<RoomRef, ApiE
     Ok(RoomRef::parse(&id))
 }
 
-/// Runs a paginated read: `read` gets `(offset, limit)` from the checked page.
+/// Runs a paginated read: `read` gets `(offset, limit)` from the checked page. `sized`: the
+/// list honours `page_size` (rooms at HEAD, now-rooms §6.5; not the accesses).
 pub fn pager<'a>(
     uri: &'a Uri,
     origin: &'a Origin,
+    sized: bool,
     slot: &'a mut Option<Page>,
 ) -> impl FnOnce(u64) -> Result<(u64, u64), ApiError> + 'a {
     move |count| {
-        let p = pagination::page(uri, origin, count)?;
+        let size = if sized { pagination::requested_size(uri) } else { pagination::PAGE_SIZE };
+        let p = pagination::page_sized(uri, origin, count, size)?;
         let range = (p.offset, p.limit);
         *slot = Some(p);
         Ok(range)
@@ -182,7 +186,8 @@ async fn list(
 ) -> Result<Response, ApiError> {
     let mut page = None;
     let name = username(&uri);
-    let (count, views) = rooms::list(&state, caller.user(), name.as_deref(), pager(&uri, &origin, &mut page)).await?;
+    let (count, views) =
+        rooms::list(&state, caller.user(), name.as_deref(), pager(&uri, &origin, true, &mut page)).await?;
     let page = page.ok_or_else(|| ApiError::internal(anyhow::anyhow!("page not computed")))?;
     let results: Vec<RoomOut> = views.into_iter().map(RoomOut::from).collect();
     Ok(respond(StatusCode::OK, &Paginated::new(count, page, results)))

@@ -389,3 +389,25 @@ async fn nr_migration_5_existing_rooms_and_users_migrate_in_place() {
     assert_eq!(u.default_room_configuration.0, json!({}));
     assert_eq!(meet::store::migrations::migrate(&db).await.expect("again"), 0);
 }
+
+#[tokio::test]
+async fn nr_cfg_13_the_room_list_honours_page_size() {
+    let app = spawn(&[]).await;
+    let (_, owner) = app.logged_in("pages@example.com").await;
+    for i in 0..11 {
+        assert_eq!(owner.post("/api/v1.0/rooms/", &json!({"name": format!("paged {i}")})).await.status, 201);
+    }
+    let first = owner.get("/api/v1.0/rooms/?page_size=2").await.json();
+    assert_eq!(first["count"], 11);
+    assert_eq!(first["results"].as_array().unwrap().len(), 2);
+    assert!(first["next"].as_str().unwrap().ends_with("/api/v1.0/rooms/?page=2&page_size=2"), "{first}");
+    let last = owner.get("/api/v1.0/rooms/?page=6&page_size=2").await.json();
+    assert_eq!(last["results"].as_array().unwrap().len(), 1);
+    assert!(last["previous"].as_str().unwrap().ends_with("/api/v1.0/rooms/?page=5&page_size=2"), "{last}");
+    // Capped at 100; invalid values fall back to 20.
+    assert_eq!(owner.get("/api/v1.0/rooms/?page_size=1000").await.json()["results"].as_array().unwrap().len(), 11);
+    assert_eq!(owner.get("/api/v1.0/rooms/?page_size=zero").await.json()["results"].as_array().unwrap().len(), 11);
+    // The accesses list keeps the default size (no `page_size` there upstream).
+    let accesses = owner.get("/api/v1.0/resource-accesses/?page_size=2").await.json();
+    assert_eq!(accesses["results"].as_array().unwrap().len(), 11);
+}
