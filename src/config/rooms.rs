@@ -201,14 +201,40 @@ pub(super) fn describe(c: &RoomsConfig, m: &mut BTreeMap<&'static str, String>) 
 /// The `telephony` block (§10.4). The number is shown as configured (no libphonenumber here):
 /// operators write it in international format.
 fn telephony(c: &RoomsConfig) -> Value {
-    match (&c.room_telephony_phone_number, c.room_telephony_default_country.trim()) {
-        (Some(number), country) if c.room_telephony_enabled && !country.is_empty() => json!({
-            "enabled": true,
-            "default_country": country.to_ascii_uppercase(),
-            "international_phone_number": number,
-        }),
-        _ => json!({ "enabled": false }),
+    let disabled = json!({ "enabled": false });
+    if !c.room_telephony_enabled {
+        return disabled;
     }
+    let country = c.room_telephony_default_country.trim().to_ascii_uppercase();
+    let Some(number) = c.room_telephony_phone_number.as_deref().filter(|n| !n.trim().is_empty()) else {
+        tracing::warn!("ROOM_TELEPHONY_ENABLED is set without ROOM_TELEPHONY_PHONE_NUMBER: telephony is off");
+        return disabled;
+    };
+    match format_phone_number(number, &country) {
+        Some((region, international)) => json!({
+            "enabled": true,
+            "default_country": region,
+            "international_phone_number": international,
+        }),
+        None => {
+            tracing::warn!(number, country, "ROOM_TELEPHONY_PHONE_NUMBER cannot be parsed: telephony is off");
+            disabled
+        }
+    }
+}
+
+/// The region and the international format of a phone number (now-rooms §10.4), parsed with
+/// libphonenumber's rules and metadata: `country` is the region of a national number, the region
+/// returned is the number's own. Parsable is enough; validity is not checked.
+pub fn format_phone_number(number: &str, country: &str) -> Option<(String, String)> {
+    use phonenumber::country::Id;
+    // An international number is parsed without a default region (the crate would otherwise
+    // strip the default region's calling code from it).
+    let default: Option<Id> = if number.trim_start().starts_with('+') { None } else { country.parse().ok() };
+    let parsed = phonenumber::parse(default, number).ok()?;
+    let region = parsed.country().id().map(|id| id.as_ref().to_string()).unwrap_or_else(|| country.to_string());
+    let international = parsed.format().mode(phonenumber::Mode::International).to_string();
+    Some((region, international))
 }
 
 /// The body of `GET /api/v1.0/config/` (now-rooms §14), keys in upstream's order.
@@ -271,9 +297,27 @@ mod tests {
             cfg(&[("ROOM_TELEPHONY_ENABLED", "true"), ("ROOM_TELEPHONY_PHONE_NUMBER", "+33 1 23 45 67 89")]).unwrap();
         let t = &super::frontend_config(&c)["telephony"];
         assert_eq!(t["enabled"], true);
-        assert_eq!(t["default_country"], "US");
+        assert_eq!(t["default_country"], "FR", "the number's own region");
         let c = cfg(&[("ROOM_TELEPHONY_ENABLED", "true")]).unwrap();
         assert_eq!(super::frontend_config(&c)["telephony"], serde_json::json!({"enabled": false}));
+    }
+
+    #[test]
+    fn nr_tel_5_numbers_are_formatted_as_libphonenumber_does() {
+        let cases = [
+            ("0123456789", "FR", "FR", "+33 1 23 45 67 89"),
+            ("+33123456789", "US", "FR", "+33 1 23 45 67 89"),
+            ("2025550123", "US", "US", "+1 202-555-0123"),
+            ("03012345678", "DE", "DE", "+49 30 12345678"),
+        ];
+        for (number, country, region, international) in cases {
+            assert_eq!(
+                super::format_phone_number(number, country),
+                Some((region.to_string(), international.to_string())),
+                "{number} in {country}"
+            );
+        }
+        assert_eq!(super::format_phone_number("not-a-number", "FR"), None);
     }
 
     #[test]

@@ -76,3 +76,30 @@ async fn nr_tel_6_telephony_without_number_is_disabled() {
         json!({"enabled": true, "default_country": "FR", "international_phone_number": "+33 1 23 45 67 89"})
     );
 }
+
+#[tokio::test]
+async fn nr_tel_5_the_number_is_formatted_with_its_own_region() {
+    for (number, country, region, international) in
+        [("0123456789", "FR", "FR", "+33 1 23 45 67 89"), ("+33123456789", "US", "FR", "+33 1 23 45 67 89")]
+    {
+        let app = TestApp::spawn_with(&[
+            ("ROOM_TELEPHONY_ENABLED", "true"),
+            ("ROOM_TELEPHONY_PHONE_NUMBER", number),
+            ("ROOM_TELEPHONY_DEFAULT_COUNTRY", country),
+        ])
+        .await;
+        let c = app.client().get("/api/v1.0/config/").await.json();
+        assert_eq!(
+            c["telephony"],
+            json!({"enabled": true, "default_country": region, "international_phone_number": international}),
+            "{number} in {country}"
+        );
+    }
+    let app = TestApp::spawn_with(&[
+        ("ROOM_TELEPHONY_ENABLED", "true"),
+        ("ROOM_TELEPHONY_PHONE_NUMBER", "not-a-number"),
+        ("ROOM_TELEPHONY_DEFAULT_COUNTRY", "FR"),
+    ])
+    .await;
+    assert_eq!(app.client().get("/api/v1.0/config/").await.json()["telephony"], json!({"enabled": false}));
+}
