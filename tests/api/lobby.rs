@@ -19,10 +19,7 @@ struct Lobby {
 
 async fn lobby_with(level: &str, extra: &[(&str, &str)]) -> Lobby {
     let lk = LiveKitDouble::start().await;
-    let mut vars: Vec<(String, String)> = lk.vars().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let app = TestApp::spawn_with(&pairs).await;
+    let app = lk.spawn_app(extra).await;
     let (_, owner) = app.logged_in("owner@example.com").await;
     // Created with its level: a later change would push room metadata to the LiveKit double.
     let r = owner.post("/api/v1.0/rooms/", &json!({"name": "Lobby Room", "access_level": level})).await;

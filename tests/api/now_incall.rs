@@ -18,14 +18,6 @@ fn payload(token: &str) -> Value {
     serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
 
-/// An app pointed at a LiveKit double, with `extra` settings.
-async fn spawn(lk: &LiveKitDouble, extra: &[(&str, &str)]) -> TestApp {
-    let mut vars: Vec<(String, String)> = lk.vars().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    TestApp::spawn_with(&pairs).await
-}
-
 /// Creates a room owned by `owner` through the API; returns its JSON.
 async fn create_room(owner: &TestClient, name: &str) -> Value {
     let r = owner.post("/api/v1.0/rooms/", &json!({"name": name})).await;
@@ -58,7 +50,7 @@ async fn invite_rig(extra: &[(&str, &str)]) -> Invite {
     }
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let app = spawn(&lk, &pairs).await;
+    let app = lk.spawn_app(&pairs).await;
     let owner_email = format!("owner-{}@example.com", Uuid::new_v4().simple());
     let (_, owner) = app.logged_in(&owner_email).await;
     let room = create_room(&owner, "Invite room").await;
@@ -186,7 +178,7 @@ async fn b_inv_2_smtp_failure_is_a_json_502_and_unconfigured_mail_a_404() {
     assert_eq!((r.status.as_u16(), r.json()), (502, json!({"error": "Invitations could not be sent."})));
 
     let lk = LiveKitDouble::start().await;
-    let app = spawn(&lk, &[]).await;
+    let app = lk.spawn_app(&[]).await;
     let (_, owner) = app.logged_in("o@example.com").await;
     let room = create_room(&owner, "No mail").await;
     let path = format!("/api/v1.0/rooms/{}/invite/", room["id"].as_str().unwrap());
@@ -232,7 +224,7 @@ struct Subtitles {
 
 async fn subtitle_rig(extra: &[(&str, &str)]) -> Subtitles {
     let lk = LiveKitDouble::start().await;
-    let app = spawn(&lk, extra).await;
+    let app = lk.spawn_app(extra).await;
     let (_, owner) = app.logged_in("owner@example.com").await;
     let room = create_room(&owner, "Subtitled room").await;
     Subtitles { app, lk, owner, room }
@@ -373,7 +365,7 @@ fn bearer() -> String {
 #[tokio::test]
 async fn nr_rk_3_flag_off_is_404_after_authentication() {
     let lk = LiveKitDouble::start().await;
-    let app = spawn(&lk, &[("ROOMKIT_SERVER_TO_SERVER_API_TOKEN", RK_TOKEN)]).await;
+    let app = lk.spawn_app(&[("ROOMKIT_SERVER_TO_SERVER_API_TOKEN", RK_TOKEN)]).await;
     let r = roomkit_post(&app, Some(&bearer()), json!({"pin_code": "0123456789"})).await;
     assert_eq!((r.status.as_u16(), r.json()), (404, json!({"detail": "Not found."})));
     let r = roomkit_post(&app, None, json!({"pin_code": "0123456789"})).await;
@@ -384,10 +376,10 @@ async fn nr_rk_3_flag_off_is_404_after_authentication() {
 #[tokio::test]
 async fn nr_rk_3_authentication_failures_are_401s_with_the_roomkit_challenge() {
     let lk = LiveKitDouble::start().await;
-    let unset = spawn(&lk, &[("ROOMKIT_ENABLED", "true")]).await;
+    let unset = lk.spawn_app(&[("ROOMKIT_ENABLED", "true")]).await;
     let r = roomkit_post(&unset, Some(&bearer()), json!({})).await;
     assert_eq!((r.status.as_u16(), r.json()), (401, json!({"detail": "Server-to-server token is not configured."})));
-    let app = spawn(&lk, &[("ROOMKIT_ENABLED", "true"), ("ROOMKIT_SERVER_TO_SERVER_API_TOKEN", RK_TOKEN)]).await;
+    let app = lk.spawn_app(&[("ROOMKIT_ENABLED", "true"), ("ROOMKIT_SERVER_TO_SERVER_API_TOKEN", RK_TOKEN)]).await;
     let wrong_shape =
         [format!("bearer {RK_TOKEN}"), format!("Bearer  {RK_TOKEN}"), RK_TOKEN.to_string(), "Bearer".into()];
     for header in wrong_shape {
@@ -408,7 +400,7 @@ async fn nr_rk_3_authentication_failures_are_401s_with_the_roomkit_challenge() {
 #[tokio::test]
 async fn nr_rk_4_the_pin_must_be_4_to_32_digits() {
     let lk = LiveKitDouble::start().await;
-    let app = spawn(&lk, &[("ROOMKIT_ENABLED", "true"), ("ROOMKIT_SERVER_TO_SERVER_API_TOKEN", RK_TOKEN)]).await;
+    let app = lk.spawn_app(&[("ROOMKIT_ENABLED", "true"), ("ROOMKIT_SERVER_TO_SERVER_API_TOKEN", RK_TOKEN)]).await;
     for (body, expected) in [
         (json!({"pin_code": "123"}), json!({"pin_code": ["PIN code length is invalid."]})),
         (json!({"pin_code": "1".repeat(33)}), json!({"pin_code": ["PIN code length is invalid."]})),
@@ -425,9 +417,9 @@ async fn nr_rk_4_the_pin_must_be_4_to_32_digits() {
 #[tokio::test]
 async fn ff_17_1_roomkit_throttle_answers_before_the_flag() {
     let lk = LiveKitDouble::start().await;
-    let app =
-        spawn(&lk, &[("ROOMKIT_SERVER_TO_SERVER_API_TOKEN", RK_TOKEN), ("ROOMKIT_JOIN_THROTTLE_RATES", "2/minute")])
-            .await;
+    let app = lk
+        .spawn_app(&[("ROOMKIT_SERVER_TO_SERVER_API_TOKEN", RK_TOKEN), ("ROOMKIT_JOIN_THROTTLE_RATES", "2/minute")])
+        .await;
     for _ in 0..2 {
         assert_eq!(roomkit_post(&app, Some(&bearer()), json!({})).await.status, 404);
     }
@@ -440,7 +432,7 @@ async fn ff_17_1_roomkit_throttle_answers_before_the_flag() {
 /// A roomkit-enabled app and a room with a PIN (rooms get one on creation when
 /// `ROOMKIT_ENABLED`, now-rooms §10.1).
 async fn roomkit_rig(lk: &LiveKitDouble) -> (TestApp, Value, String) {
-    let app = spawn(lk, &[("ROOMKIT_ENABLED", "true"), ("ROOMKIT_SERVER_TO_SERVER_API_TOKEN", RK_TOKEN)]).await;
+    let app = lk.spawn_app(&[("ROOMKIT_ENABLED", "true"), ("ROOMKIT_SERVER_TO_SERVER_API_TOKEN", RK_TOKEN)]).await;
     let (_, owner) = app.logged_in("owner@example.com").await;
     let room = create_room(&owner, "Roomkit room").await;
     let pin = room["pin_code"].as_str().expect("rooms get a PIN when ROOMKIT_ENABLED (now-rooms §10.1)").to_string();
@@ -476,7 +468,7 @@ async fn nr_rk_2_an_existing_rule_is_kept() {
 #[tokio::test]
 async fn nr_rk_5_an_unknown_pin_is_404() {
     let lk = LiveKitDouble::start().await;
-    let app = spawn(&lk, &[("ROOMKIT_ENABLED", "true"), ("ROOMKIT_SERVER_TO_SERVER_API_TOKEN", RK_TOKEN)]).await;
+    let app = lk.spawn_app(&[("ROOMKIT_ENABLED", "true"), ("ROOMKIT_SERVER_TO_SERVER_API_TOKEN", RK_TOKEN)]).await;
     let r = roomkit_post(&app, Some(&bearer()), json!({"pin_code": "0000000000"})).await;
     assert_eq!((r.status.as_u16(), r.json()), (404, json!({"detail": "No room found for this PIN code."})));
 }
@@ -507,7 +499,7 @@ const DX: &str = "/api/v1.0/diagnostics/connection/";
 async fn dx_app(lk: &LiveKitDouble, extra: &[(&str, &str)]) -> TestApp {
     let mut vars = vec![("CONNECTION_TEST_ENABLED", "true")];
     vars.extend_from_slice(extra);
-    spawn(lk, &vars).await
+    lk.spawn_app(&vars).await
 }
 
 #[tokio::test]
@@ -726,7 +718,7 @@ async fn nr_dx_4_livekit_failures_are_retried_and_not_found_counts_as_done() {
 #[tokio::test]
 async fn nr_dx_5_flag_off_is_404_and_throttled_calls_429_even_then() {
     let lk = LiveKitDouble::start().await;
-    let app = spawn(&lk, &[("CONNECTION_TEST_THROTTLE_RATES", "2/minute")]).await;
+    let app = lk.spawn_app(&[("CONNECTION_TEST_THROTTLE_RATES", "2/minute")]).await;
     for _ in 0..2 {
         let r = app.client().post(DX, &json!({})).await;
         assert_eq!((r.status.as_u16(), r.json()), (404, json!({"detail": "Not found."})));

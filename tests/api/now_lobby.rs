@@ -16,10 +16,7 @@ struct Lobby {
 
 async fn lobby(level: &str, extra: &[(&str, &str)]) -> Lobby {
     let lk = LiveKitDouble::start().await;
-    let mut vars: Vec<(String, String)> = lk.vars().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let app = TestApp::spawn_with(&pairs).await;
+    let app = lk.spawn_app(extra).await;
     let (_, owner) = app.logged_in("owner@example.com").await;
     let body =
         json!({"name": "Lobby Room", "access_level": level, "configuration": {"can_publish_sources": ["microphone"]}});

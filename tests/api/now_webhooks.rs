@@ -12,10 +12,7 @@ const PATH: &str = "/api/v1.0/rooms/webhooks-livekit/";
 
 async fn app(extra: &[(&str, &str)]) -> (TestApp, LiveKitDouble) {
     let lk = LiveKitDouble::start().await;
-    let mut vars: Vec<(String, String)> = lk.vars().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    (TestApp::spawn_with(&pairs).await, lk)
+    (lk.spawn_app(extra).await, lk)
 }
 
 async fn signed(app: &TestApp, body: &Value) -> Resp {

@@ -20,10 +20,7 @@ struct Rig {
 
 async fn rig(extra: &[(&str, &str)]) -> Rig {
     let lk = LiveKitDouble::start().await;
-    let mut vars: Vec<(String, String)> = lk.vars().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let app = TestApp::spawn_with(&pairs).await;
+    let app = lk.spawn_app(extra).await;
     let (owner_user, owner) = app.logged_in("owner@example.com").await;
     let r = owner.post("/api/v1.0/rooms/", &json!({"name": "Call room"})).await;
     assert_eq!(r.status, 201, "{}", r.text);

@@ -91,6 +91,14 @@ impl LiveKitDouble {
         LiveKitDouble { addr, url: format!("http://{addr}"), inner }
     }
 
+    /// An app pointed at this double, with `extra` settings (which win).
+    pub async fn spawn_app(&self, extra: &[(&str, &str)]) -> super::TestApp {
+        let mut vars: Vec<(String, String)> = self.vars().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        super::TestApp::spawn_with(&pairs).await
+    }
+
     /// The settings that point the app at this double.
     pub fn vars(&self) -> Vec<(&'static str, String)> {
         vec![
