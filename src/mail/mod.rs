@@ -81,32 +81,34 @@ impl Mailer {
     /// Sends one message to every address of `bcc`, all in `Bcc` and none in `To`, so that no
     /// recipient learns the others (now-rooms §8.2; the `Bcc` header itself is not written).
     pub async fn send_bcc(&self, bcc: &[String], message: &Rendered) -> Result<(), MailError> {
-        let transport = self.transport.as_ref().ok_or(MailError::NotConfigured)?;
-        let from: Mailbox = self.from.parse().map_err(|_| MailError::Address("DJANGO_EMAIL_FROM".into()))?;
-        let mut builder = Message::builder().from(from).subject(message.subject.clone());
+        let mut recipients = Vec::with_capacity(bcc.len());
         for (i, address) in bcc.iter().enumerate() {
-            let mailbox: Mailbox = address.parse().map_err(|_| MailError::Address(format!("of recipient #{i}")))?;
-            builder = builder.bcc(mailbox);
+            recipients.push(address.parse().map_err(|_| MailError::Address(format!("of recipient #{i}")))?);
         }
-        let email = builder
-            .multipart(MultiPart::alternative_plain_html(message.text.clone(), message.html.clone()))
-            .map_err(|e| MailError::Build(e.to_string()))?;
-        tokio::time::timeout(self.timeout * 3, transport.send(email))
-            .await
-            .map_err(|_| MailError::Smtp("timed out".into()))?
-            .map_err(|e| MailError::Smtp(e.to_string()))?;
-        Ok(())
+        self.deliver(|b, m| b.bcc(m), recipients, message).await
     }
 
     /// Sends one message to one recipient.
     pub async fn send(&self, to: &str, message: &Rendered) -> Result<(), MailError> {
+        let to: Mailbox = to.parse().map_err(|_| MailError::Address("of the recipient".into()))?;
+        self.deliver(|b, m| b.to(m), vec![to], message).await
+    }
+
+    /// Builds the message from `DJANGO_EMAIL_FROM` to `recipients` (each added with `add`) and
+    /// sends it, bounded in time.
+    async fn deliver(
+        &self,
+        add: impl Fn(lettre::message::MessageBuilder, Mailbox) -> lettre::message::MessageBuilder,
+        recipients: Vec<Mailbox>,
+        message: &Rendered,
+    ) -> Result<(), MailError> {
         let transport = self.transport.as_ref().ok_or(MailError::NotConfigured)?;
         let from: Mailbox = self.from.parse().map_err(|_| MailError::Address("DJANGO_EMAIL_FROM".into()))?;
-        let to: Mailbox = to.parse().map_err(|_| MailError::Address("of the recipient".into()))?;
-        let email = Message::builder()
-            .from(from)
-            .to(to)
-            .subject(message.subject.clone())
+        let mut builder = Message::builder().from(from).subject(message.subject.clone());
+        for mailbox in recipients {
+            builder = add(builder, mailbox);
+        }
+        let email = builder
             .multipart(MultiPart::alternative_plain_html(message.text.clone(), message.html.clone()))
             .map_err(|e| MailError::Build(e.to_string()))?;
         // lettre's own timeout covers each socket operation; this one bounds the conversation.
