@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod bodies;
 pub mod client_ip;
+pub mod external;
 pub mod extract;
 pub mod health;
 pub mod incall;
@@ -189,6 +190,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
     routes.extend(lobby::routes());
     routes.extend(participants::routes());
     routes.extend(incall::routes());
+    routes.extend(external::routes());
     routes
 }
 
@@ -207,6 +209,10 @@ pub fn router(state: AppState) -> Router {
     let mut app: Router<AppState> = Router::new();
     let mut matcher = matchit::Router::new();
     for route in api_routes() {
+        // EXTERNAL_API_ENABLED is a routing switch (now-external-api §1.2): off, nothing is there.
+        if route.path.starts_with(external::PREFIX) && !state.config.external_api.enabled {
+            continue;
+        }
         let _ = matcher.insert(route.path, ());
         app = app.route(route.path, with_conventions(route));
     }
@@ -311,7 +317,7 @@ async fn not_found(
 ) -> Response {
     let uri = req.uri();
     let path = uri.path();
-    if !path.ends_with('/') && path.starts_with("/api/") {
+    if !path.ends_with('/') && (path.starts_with("/api/") || path.starts_with(external::PREFIX)) {
         let slashed = format!("{path}/");
         if paths.matches(&slashed) {
             let location = match uri.query() {
