@@ -37,6 +37,13 @@ pub struct ExternalApiConfig {
     /// `ADDONS_TOKEN_SECRET_KEY` (or `_FILE`): only read here to refuse a key equal to the
     /// application key (W7). Default none.
     pub addons_token_secret_key: Option<String>,
+    /// `ADDONS_ENABLED`: the add-on JWT authenticator of the rooms endpoints (the add-on session
+    /// routes are not served yet). Default false.
+    pub addons_enabled: bool,
+    /// `ADDONS_TOKEN_ISSUER`: `iss` required in add-on tokens. Default `lasuite-meet`.
+    pub addons_token_issuer: Option<String>,
+    /// `ADDONS_TOKEN_AUDIENCE`: `aud` required in add-on tokens. Default `addons`.
+    pub addons_token_audience: Option<String>,
     /// `OIDC_RS_SCOPES_PREFIX`: `<prefix>:` removed from token scopes before the room-scope check.
     /// Default none.
     pub scopes_prefix: Option<String>,
@@ -58,7 +65,17 @@ pub(super) fn read(r: &mut Reader<'_>) -> ExternalApiConfig {
         default_access_level: r.string("EXTERNAL_API_DEFAULT_ACCESS_LEVEL", "trusted"),
         addons_token_secret_key: r.opt_string("ADDONS_TOKEN_SECRET_KEY"),
         scopes_prefix: r.opt_string("OIDC_RS_SCOPES_PREFIX"),
+        addons_enabled: r.bool("ADDONS_ENABLED", false),
+        addons_token_issuer: Some(r.string("ADDONS_TOKEN_ISSUER", "lasuite-meet")).filter(|s| !s.is_empty()),
+        addons_token_audience: Some(r.string("ADDONS_TOKEN_AUDIENCE", "addons")).filter(|s| !s.is_empty()),
     };
+    let addons_alg = r.string("ADDONS_TOKEN_ALG", "HS256");
+    if addons_alg != "HS256" {
+        r.errors.push(format!("ADDONS_TOKEN_ALG: '{addons_alg}' is not supported (only HS256)"));
+    }
+    if c.addons_enabled && c.addons_token_secret_key.is_none() {
+        r.errors.push("ADDONS_TOKEN_SECRET_KEY: required when ADDONS_ENABLED is true".into());
+    }
     let alg = r.string("APPLICATION_JWT_ALG", "HS256");
     if alg != "HS256" {
         r.errors.push(format!("APPLICATION_JWT_ALG: '{alg}' is not supported (only HS256)"));
@@ -100,6 +117,10 @@ pub(super) fn describe(c: &ExternalApiConfig, m: &mut BTreeMap<&'static str, Str
     m.insert("EXTERNAL_API_ALLOW_PUBLIC_ACCESS", c.allow_public_access.to_string());
     m.insert("EXTERNAL_API_DEFAULT_ACCESS_LEVEL", c.default_access_level.clone());
     m.insert("ADDONS_TOKEN_SECRET_KEY", secret(&c.addons_token_secret_key));
+    m.insert("ADDONS_ENABLED", c.addons_enabled.to_string());
+    m.insert("ADDONS_TOKEN_ISSUER", c.addons_token_issuer.clone().unwrap_or_default());
+    m.insert("ADDONS_TOKEN_AUDIENCE", c.addons_token_audience.clone().unwrap_or_default());
+    m.insert("ADDONS_TOKEN_ALG", "HS256".into());
     m.insert("OIDC_RS_SCOPES_PREFIX", c.scopes_prefix.clone().unwrap_or_default());
 }
 

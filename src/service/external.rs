@@ -171,6 +171,8 @@ pub struct ExternalCaller {
     /// The scopes the request may use (§8.1), already normalised.
     pub scopes: Option<Vec<String>>,
     pub client_id: String,
+    /// The authenticator that accepted the token (logged with creations).
+    pub auth_method: &'static str,
 }
 
 /// What decoding a bearer token with one authenticator's settings gave (§5.4).
@@ -252,8 +254,9 @@ pub async fn authenticate(
     if !words.first().is_some_and(|w| w.eq_ignore_ascii_case("bearer")) {
         return Ok(None);
     }
+    let jwt_enabled = settings.application_enabled || settings.addons_enabled;
     if words.len() != 2 {
-        return Err(bearer_401(if settings.application_enabled {
+        return Err(bearer_401(if jwt_enabled {
             msg::EXT_INVALID_TOKEN_HEADER
         } else if words.len() == 1 {
             msg::BEARER_NO_CREDENTIALS
@@ -262,16 +265,57 @@ pub async fn authenticate(
         }));
     }
     let token = words[1];
-    if !settings.application_enabled {
-        return Ok(None);
+    if settings.application_enabled {
+        if let Some(secret) = settings.jwt_secret_key.as_deref() {
+            match decode(token, secret, settings.jwt_issuer.as_deref(), settings.jwt_audience.as_deref(), now) {
+                Decoded::Valid(p) => return application_caller(state, p).await.map(Some),
+                Decoded::Fail(m) => return Err(bearer_401(m)),
+                Decoded::Defer => {}
+            }
+        }
     }
-    let Some(secret) = settings.jwt_secret_key.as_deref() else { return Ok(None) };
-    let payload = match decode(token, secret, settings.jwt_issuer.as_deref(), settings.jwt_audience.as_deref(), now) {
-        Decoded::Valid(p) => p,
-        // The identity-provider authenticator is not available: nobody else accepts it (W15).
-        Decoded::Defer => return Ok(None),
-        Decoded::Fail(m) => return Err(bearer_401(m)),
-    };
+    if settings.addons_enabled {
+        if let Some(secret) = settings.addons_token_secret_key.as_deref() {
+            let (iss, aud) = (settings.addons_token_issuer.as_deref(), settings.addons_token_audience.as_deref());
+            match decode(token, secret, iss, aud, now) {
+                Decoded::Valid(p) => return addons_caller(state, p).await.map(Some),
+                Decoded::Fail(m) => return Err(bearer_401(m)),
+                Decoded::Defer => {}
+            }
+        }
+    }
+    // The identity-provider authenticator is not available: nobody else accepts it (W15).
+    Ok(None)
+}
+
+/// The `scope` claim, normalised (§8.1); `None` when absent or not a string (list).
+fn scopes_of(payload: &Map<String, Value>, prefix: Option<&str>) -> Option<Vec<String>> {
+    match payload.get("scope") {
+        Some(Value::String(s)) => Some(token_scopes(s, prefix)),
+        // W20: a list with non-string items counts as no scope.
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect::<Option<Vec<String>>>()
+            .map(|v| token_scopes(&v.join(" "), prefix)),
+        _ => None,
+    }
+}
+
+/// The `user_id` → exists → active checks shared by both JWT authenticators (§7.2, §7.3).
+async fn token_user(state: &AppState, payload: &Map<String, Value>) -> Result<User, ApiError> {
+    let user_id = non_empty_str(payload, "user_id")
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .ok_or_else(|| bearer_401(msg::EXT_INVALID_TOKEN_CLAIMS))?;
+    let user = users::get(&state.db, user_id).await?.ok_or_else(|| bearer_401(msg::EXT_USER_NOT_FOUND))?;
+    if !user.is_active {
+        return Err(bearer_401(msg::EXT_USER_DISABLED));
+    }
+    Ok(user)
+}
+
+/// `ApplicationJWTAuthentication` after a valid decode (§7.2).
+async fn application_caller(state: &AppState, payload: Map<String, Value>) -> Result<ExternalCaller, ApiError> {
     let client_id = non_empty_str(&payload, "client_id").ok_or_else(|| bearer_401(msg::EXT_INVALID_TOKEN_CLAIMS))?;
     let app = applications::get_by_client_id(&state.db, client_id)
         .await?
@@ -282,28 +326,19 @@ pub async fn authenticate(
     if !truthy(payload.get("delegated")) {
         return Err(bearer_401(msg::EXT_INVALID_TOKEN_TYPE));
     }
-    let user_id = non_empty_str(&payload, "user_id")
-        .and_then(|s| Uuid::parse_str(s).ok())
-        .ok_or_else(|| bearer_401(msg::EXT_INVALID_TOKEN_CLAIMS))?;
-    let user = users::get(&state.db, user_id).await?.ok_or_else(|| bearer_401(msg::EXT_USER_NOT_FOUND))?;
-    if !user.is_active {
-        return Err(bearer_401(msg::EXT_USER_DISABLED));
-    }
-    let prefix = settings.scopes_prefix.as_deref();
-    let scopes = match payload.get("scope") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(token_scopes(s, prefix)),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| v.as_str().map(str::to_string))
-            .collect::<Option<Vec<String>>>()
-            .map(|v| token_scopes(&v.join(" "), prefix)),
-        Some(_) => None,
-    };
+    let user = token_user(state, &payload).await?;
+    let scopes = scopes_of(&payload, state.config.external_api.scopes_prefix.as_deref());
     // W6: a scope removed from the application since issuance no longer counts.
     let granted: Vec<String> = app.scopes.0.iter().map(|s| s.to_lowercase()).collect();
     let scopes = scopes.map(|s| s.into_iter().filter(|x| granted.contains(x)).collect::<Vec<_>>());
-    Ok(Some(ExternalCaller { user, scopes, client_id: app.client_id }))
+    Ok(ExternalCaller { user, scopes, client_id: app.client_id, auth_method: "ApplicationJWTAuthentication" })
+}
+
+/// `AddonsJWTAuthentication` after a valid decode (§7.3): no application, the token's scopes.
+async fn addons_caller(state: &AppState, payload: Map<String, Value>) -> Result<ExternalCaller, ApiError> {
+    let user = token_user(state, &payload).await?;
+    let scopes = scopes_of(&payload, state.config.external_api.scopes_prefix.as_deref());
+    Ok(ExternalCaller { user, scopes, client_id: "unknown".into(), auth_method: "AddonsJWTAuthentication" })
 }
 
 fn truthy(v: Option<&Value>) -> bool {
@@ -449,7 +484,7 @@ pub async fn create(
     accesses::insert(&mut tx, room.id, caller.user.id, Role::Owner.as_str()).await?;
     tx.commit().await?;
     tracing::info!(room.id = %room.id, user.id = %caller.user.id, client_id = %caller.client_id,
-        auth = "ApplicationJWTAuthentication", "room created through the external API");
+        auth = caller.auth_method, "room created through the external API");
     Ok(represent(state, room))
 }
 

@@ -495,3 +495,59 @@ async fn scripted_client_registers_gets_a_token_creates_and_lists() {
     assert_eq!(listed["results"][0]["id"], created.json()["id"]);
     assert_eq!(payload(&token)["user_id"], user.id.to_string());
 }
+
+const ADDONS_KEY: &str = "addons-token-key-for-tests";
+
+fn addons_claims(user: Uuid, scope: &str) -> Value {
+    json!({"iss": "lasuite-meet", "aud": "addons", "user_id": user.to_string(), "iat": now(), "exp": now() + 600,
+           "scope": scope})
+}
+
+#[tokio::test]
+async fn nx_auth_7_nx_room_14_addon_tokens_act_within_their_scopes() {
+    let app = spawn(&[("ADDONS_ENABLED", "true"), ("ADDONS_TOKEN_SECRET_KEY", ADDONS_KEY)]).await;
+    let (jane, jane_client) = app.logged_in("jane@example.com").await;
+    let default = jwt(&addons_claims(jane.id, "rooms:create"), ADDONS_KEY);
+    let r = bearer(&app, Method::POST, ROOMS, &default, None).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let internal = jane_client.get(&format!("/api/v1.0/rooms/{id}/")).await.json();
+    assert_eq!(internal["accesses"][0]["role"], "owner", "NX-ROOM-14");
+    let r = bearer(&app, Method::GET, ROOMS, &default, None).await;
+    assert_eq!(r.json(), json!({"detail": "Insufficient permissions. Required scope: rooms:list"}));
+
+    let wide = jwt(&addons_claims(jane.id, "rooms:create rooms:list rooms:retrieve"), ADDONS_KEY);
+    assert_eq!(bearer(&app, Method::GET, ROOMS, &wide, None).await.json()["count"], 1);
+    assert_eq!(bearer(&app, Method::GET, &format!("{ROOMS}{id}/"), &wide, None).await.status, 200);
+}
+
+#[tokio::test]
+async fn nx_auth_8_addon_token_failures_and_the_flag() {
+    let app = spawn(&[("ADDONS_ENABLED", "true"), ("ADDONS_TOKEN_SECRET_KEY", ADDONS_KEY)]).await;
+    let user = app.create_user("jane@example.com").await;
+    let with = |k: &str, v: Value| {
+        let mut c = addons_claims(user.id, "rooms:list");
+        c[k] = v;
+        c
+    };
+    let mut no_user = addons_claims(user.id, "rooms:list");
+    no_user.as_object_mut().unwrap().remove("user_id");
+    let cases = [
+        ("expired", with("exp", json!(now() - 1)), "Token expired."),
+        ("no user_id", no_user, "Invalid token claims."),
+        ("wrong audience", with("aud", json!("other")), "Invalid token."),
+        ("unknown user", with("user_id", json!(Uuid::new_v4().to_string())), "User not found."),
+    ];
+    for (what, c, message) in cases {
+        let r = bearer(&app, Method::GET, ROOMS, &jwt(&c, ADDONS_KEY), None).await;
+        assert_eq!((r.status.as_u16(), r.json()), (401, json!({"detail": message})), "{what}");
+    }
+
+    let off = spawn(&[("ADDONS_TOKEN_SECRET_KEY", ADDONS_KEY)]).await;
+    let a = application(&off, &["rooms:list"], &[]).await;
+    let user = off.create_user("jane@example.com").await;
+    let r = bearer(&off, Method::GET, ROOMS, &jwt(&addons_claims(user.id, "rooms:list"), ADDONS_KEY), None).await;
+    assert_eq!(r.json(), json!({"detail": "Authentication credentials were not provided."}), "disabled: deferred");
+    let r = bearer(&off, Method::GET, ROOMS, &jwt(&claims(&a, user.id, "rooms:list"), KEY), None).await;
+    assert_eq!(r.status, 200, "application tokens are unaffected");
+}
