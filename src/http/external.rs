@@ -30,7 +30,7 @@ pub fn routes() -> Vec<ApiRoute> {
             .errors(&[400, 404])
             .returns::<ErrorOut>(400)
             .returns::<ErrorOut>(403),
-        ApiRoute::new("/external-api/v1.0/rooms/", "External room", ViewAuth::Any, get(list).post(create))
+        ApiRoute::new("/external-api/v1.0/rooms/", "External room", ViewAuth::ExternalBearer, get(list).post(create))
             .doc(Method::GET, "The rooms the delegated user has a role on (scope `rooms:list`)")
             .returns::<Paginated<ExternalRoomOut>>(200)
             .errors(&[403])
@@ -39,7 +39,7 @@ pub fn routes() -> Vec<ApiRoute> {
             .body::<ExternalRoomCreateIn>()
             .returns::<ExternalRoomOut>(201)
             .errors(&[400, 403]),
-        ApiRoute::new("/external-api/v1.0/rooms/{id}/", "External room", ViewAuth::Any, get(retrieve))
+        ApiRoute::new("/external-api/v1.0/rooms/{id}/", "External room", ViewAuth::ExternalBearer, get(retrieve))
             .doc(Method::GET, "A room the delegated user has a role on (scope `rooms:retrieve`)")
             .returns::<ExternalRoomOut>(200)
             .errors(&[403, 404]),

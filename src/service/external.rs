@@ -352,10 +352,15 @@ fn truthy(v: Option<&Value>) -> bool {
     }
 }
 
+/// The view-level permission alone (§3 step 2): 401 `Bearer` for anonymous callers.
+pub fn require_authenticated(caller: Option<ExternalCaller>) -> Result<ExternalCaller, ApiError> {
+    caller.ok_or_else(|| bearer_401(msg::NOT_AUTHENTICATED))
+}
+
 /// The view-level permission and the scope check (§3 steps 2, §8.1): 401 for anonymous callers,
 /// 403 when the token lacks `required`.
 pub fn require(caller: Option<ExternalCaller>, required: &str) -> Result<ExternalCaller, ApiError> {
-    let caller = caller.ok_or_else(|| bearer_401(msg::NOT_AUTHENTICATED))?;
+    let caller = require_authenticated(caller)?;
     match &caller.scopes {
         Some(s) if !s.is_empty() => {
             if s.iter().any(|x| x == required) {

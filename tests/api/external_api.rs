@@ -551,3 +551,20 @@ async fn nx_auth_8_addon_token_failures_and_the_flag() {
     let r = bearer(&off, Method::GET, ROOMS, &jwt(&claims(&a, user.id, "rooms:list"), KEY), None).await;
     assert_eq!(r.status, 200, "application tokens are unaffected");
 }
+
+#[tokio::test]
+async fn processing_order_401_then_scope_then_405_on_the_rooms_endpoints() {
+    let app = spawn(&[]).await;
+    let a = application(&app, &["rooms:list"], &[]).await;
+    let user = app.create_user("jane@example.com").await;
+    let r = app.client().method("PUT", ROOMS).await;
+    assert_eq!((r.status.as_u16(), r.header("www-authenticate")), (401, Some("Bearer")));
+    let token = jwt(&claims(&a, user.id, "rooms:list"), KEY);
+    let r = bearer(&app, Method::PUT, ROOMS, &token, None).await;
+    assert_eq!((r.status.as_u16(), r.json()), (405, json!({"detail": "Method \"PUT\" not allowed."})));
+    assert_eq!(r.header("allow"), Some("GET, POST, HEAD, OPTIONS"));
+    let r = bearer(&app, Method::DELETE, &format!("{ROOMS}{}/", Uuid::new_v4()), &token, None).await;
+    assert_eq!((r.status.as_u16(), r.header("allow")), (405, Some("GET, HEAD, OPTIONS")));
+    let r = app.client().method("GET", TOKEN).await;
+    assert_eq!((r.status.as_u16(), r.header("allow")), (405, Some("POST, OPTIONS")));
+}
