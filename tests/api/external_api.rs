@@ -568,3 +568,33 @@ async fn processing_order_401_then_scope_then_405_on_the_rooms_endpoints() {
     let r = app.client().method("GET", TOKEN).await;
     assert_eq!((r.status.as_u16(), r.header("allow")), (405, Some("POST, OPTIONS")));
 }
+
+#[tokio::test]
+async fn nx_tok_17_w5_w30_shared_and_overlong_emails_and_the_session_csrf_check() {
+    let app = spawn(&[]).await;
+    let a = application(&app, &[], &[]).await;
+    app.create_user("twin@example.com").await;
+    app.create_user("Twin@Example.com").await;
+    let r = post_token(&app, &creds(&a, "twin@example.com")).await;
+    assert_eq!((r.status.as_u16(), r.json()), (400, json!({"error": "Multiple user accounts share a common email."})));
+    let long = format!("{}@example.com", "a".repeat(250));
+    let r = post_token(&app, &creds(&a, &long)).await;
+    assert_eq!((r.status.as_u16(), r.json()), (400, json!({"error": "Scope should be a valid email address."})));
+
+    // Step 1: a logged-in session cookie makes Django's CSRF check apply.
+    let (_, client) = app.logged_in("jane@example.com").await;
+    let no_csrf = TestClient { csrf: None, ..client };
+    let r = no_csrf.post(TOKEN, &creds(&a, "jane@example.com")).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.json()["detail"].as_str().unwrap().starts_with("CSRF Failed"));
+}
+
+#[tokio::test]
+async fn nx_app_6_deleting_an_application_deletes_its_domains() {
+    let app = spawn(&[]).await;
+    let a = application(&app, &["rooms:list"], &["one.com", "two.com"]).await;
+    assert_eq!(applications::domains(&app.state.db, a.id).await.unwrap(), ["one.com", "two.com"]);
+    assert_eq!(applications::delete(&app.state.db, a.id).await.unwrap(), 1);
+    assert!(applications::domains(&app.state.db, a.id).await.unwrap().is_empty());
+    assert!(applications::get_by_client_id(&app.state.db, &a.client_id).await.unwrap().is_none());
+}
