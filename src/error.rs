@@ -141,6 +141,9 @@ pub enum ApiError {
     /// 400 `{"detail": "<message>"}` (malformed JSON and other request-level errors).
     #[error("bad request: {0}")]
     BadRequest(Msg),
+    /// `{"error": "<message>"}` with this status (the external API's token endpoint, §6.2).
+    #[error("{status}: {message}")]
+    ErrorMessage { status: StatusCode, message: Msg },
     /// 400 with DRF field errors.
     #[error("validation failed")]
     Validation(FieldErrors),
@@ -175,6 +178,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::BadRequest(_) | ApiError::Validation(_) => StatusCode::BAD_REQUEST,
+            ApiError::ErrorMessage { status, .. } => *status,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -200,6 +204,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(t) => detail(msg::UNSUPPORTED_MEDIA_TYPE.arg("media_type", t)),
             ApiError::BadRequest(m) => detail(m.clone()),
             ApiError::Validation(errors) => Value::Object(errors.to_json(lang)),
+            ApiError::ErrorMessage { message, .. } => json!({ "error": message.render(lang) }),
             ApiError::PayloadTooLarge => detail(msg::PAYLOAD_TOO_LARGE.into()),
             ApiError::Throttled(n) => {
                 // DRF joins the two translated sentences; the plural is chosen by the English
@@ -257,6 +262,7 @@ impl IntoResponse for ApiError {
             | ApiError::UnsupportedMediaType(_)
             | ApiError::BadRequest(_)
             | ApiError::Validation(_)
+            | ApiError::ErrorMessage { .. }
             | ApiError::PayloadTooLarge
             | ApiError::Unavailable(_)
             | ApiError::Internal(_) => {}

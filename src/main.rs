@@ -25,6 +25,19 @@ enum Command {
     Migrate,
     /// Print the effective settings (secrets masked); exit non-zero naming every invalid variable.
     CheckConfig,
+    /// Register an application of the external API and print its client id and secret (shown
+    /// only this once: the secret is stored hashed).
+    CreateApplication {
+        /// A descriptive name.
+        #[arg(long)]
+        name: String,
+        /// A granted scope (repeat): rooms:list, rooms:retrieve, rooms:create, rooms:update, rooms:delete.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// An e-mail domain the application may act for (repeat; none: any domain).
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+    },
     /// Seed the data the load kit expects (use a fresh database) and print its session variables.
     SeedBench,
 }
@@ -102,6 +115,16 @@ fn main() -> ExitCode {
                 println!("OWNER_SESSION={}", seed.owner_session);
                 println!("CREATOR_SESSION={}", seed.creator_session);
                 println!("CSRF_TOKEN={}", seed.csrf_token);
+                Ok(())
+            }
+            Some(Command::CreateApplication { name, scopes, domains }) => {
+                let (db, _) = meet::connect(&config).await?;
+                let r =
+                    meet::service::external::register_application(&db, &config.external_api, &name, &scopes, &domains)
+                        .await?;
+                println!("APPLICATION_ID={}", r.application.id);
+                println!("CLIENT_ID={}", r.application.client_id);
+                println!("CLIENT_SECRET={}", r.client_secret);
                 Ok(())
             }
             Some(Command::Migrate) => {

@@ -3,6 +3,7 @@
 //! once, reports ALL problems at once (each naming its variable), and never panics.
 
 pub mod auth;
+pub mod external;
 pub mod incall;
 pub mod pyliteral;
 pub mod recording;
@@ -160,13 +161,22 @@ pub struct Config {
     pub rooms: rooms::RoomsConfig,
     /// In-call integrations: invitations, subtitles, roomkit, diagnostics (now-rooms §8–§12).
     pub incall: incall::InCallConfig,
+    /// The external API and its applications (now-external-api §16.1).
+    pub external_api: external::ExternalApiConfig,
     /// Problems found when reading the settings (empty when valid).
     pub warnings: Vec<String>,
 }
 
 /// Names of settings whose values are secrets: masked by `check-config`, never logged.
-const SECRET_VARS: &[&str] =
-    &["DJANGO_SECRET_KEY", "LIVEKIT_API_SECRET", "DB_PASSWORD", "OIDC_RP_CLIENT_SECRET", "BREVO_API_KEY"];
+const SECRET_VARS: &[&str] = &[
+    "DJANGO_SECRET_KEY",
+    "LIVEKIT_API_SECRET",
+    "DB_PASSWORD",
+    "OIDC_RP_CLIENT_SECRET",
+    "BREVO_API_KEY",
+    "APPLICATION_JWT_SECRET_KEY",
+    "ADDONS_TOKEN_SECRET_KEY",
+];
 
 /// Development LiveKit credentials (the `livekit-server --dev` pair).
 const DEV_LIVEKIT_KEY: &str = "devkey";
@@ -360,8 +370,10 @@ impl Config {
         let recording_settings = recording::read(&mut r, &mut warnings);
         let rooms_settings = rooms::read(&mut r);
         let incall = incall::read(&mut r);
+        let external_api = external::read(&mut r);
         let config = Config {
             incall,
+            external_api,
             oidc,
             marketing,
             recording: recording_settings,
@@ -491,6 +503,7 @@ impl Config {
         recording::describe(&self.recording, &mut m);
         rooms::describe(&self.rooms, &mut m);
         incall::describe(&self.incall, &mut m);
+        external::describe(&self.external_api, &mut m);
         debug_assert!(SECRET_VARS.iter().all(|v| m.get(v).is_none_or(|s| s.is_empty() || s == "***")));
         m
     }

@@ -79,7 +79,7 @@ fn local_part_ok(local: &str) -> bool {
             .all(|atom| !atom.is_empty() && atom.chars().all(|c| c.is_ascii_alphanumeric() || SPECIALS.contains(c)))
 }
 
-fn domain_name_ok(domain: &str) -> bool {
+pub(crate) fn domain_name_ok(domain: &str) -> bool {
     let domain = domain.strip_suffix('.').unwrap_or(domain);
     let labels: Vec<&str> = domain.split('.').collect();
     let Some((tld, rest)) = labels.split_last() else { return false };

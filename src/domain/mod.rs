@@ -1,5 +1,6 @@
 //! Pure rules: no I/O, no async. Each submodule owns one concept of the spec.
 
+pub mod application;
 pub mod colour;
 pub mod csrf;
 pub mod fields;

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod bodies;
 pub mod client_ip;
+pub mod external;
 pub mod extract;
 pub mod health;
 pub mod incall;
@@ -23,7 +24,7 @@ pub mod webhooks;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use axum::Router;
@@ -45,6 +46,9 @@ pub enum ViewAuth {
     /// Anyone for safe methods, authenticated users for the others (Meet's `RoomPermissions`):
     /// an anonymous `POST /rooms/{id}/` is a 401, an authenticated one a 405.
     UserForUnsafe,
+    /// The external API's bearer tokens (now-external-api §7): checked by the handlers; an
+    /// unsupported method answers 401 `Bearer` to callers no authenticator accepts, then 405.
+    ExternalBearer,
 }
 
 /// Produces the JSON Schema of one type (a `$ref` into the document's components for named
@@ -189,6 +193,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
     routes.extend(lobby::routes());
     routes.extend(participants::routes());
     routes.extend(incall::routes());
+    routes.extend(external::routes());
     routes
 }
 
@@ -207,6 +212,10 @@ pub fn router(state: AppState) -> Router {
     let mut app: Router<AppState> = Router::new();
     let mut matcher = matchit::Router::new();
     for route in api_routes() {
+        // EXTERNAL_API_ENABLED is a routing switch (now-external-api §1.2): off, nothing is there.
+        if route.path.starts_with(external::PREFIX) && !state.config.external_api.enabled {
+            continue;
+        }
         let _ = matcher.insert(route.path, ());
         app = app.route(route.path, with_conventions(route));
     }
@@ -247,9 +256,24 @@ fn with_conventions(route: ApiRoute) -> MethodRouter<AppState> {
         handler = handler
             .head(move |caller: Result<Caller, ApiError>| method_not_allowed(caller, auth, Method::HEAD, allow_head));
     }
-    handler = handler.fallback(move |caller: Result<Caller, ApiError>, method: Method| {
-        method_not_allowed(caller, auth, method, allow_fb)
-    });
+    handler =
+        handler.fallback(
+            move |State(state): State<AppState>,
+                  headers: HeaderMap,
+                  caller: Result<Caller, ApiError>,
+                  method: Method| async move {
+                if auth == ViewAuth::ExternalBearer {
+                    let now = chrono::Utc::now().timestamp();
+                    let found =
+                        crate::service::external::authenticate(&state, headers.get(header::AUTHORIZATION), now).await;
+                    return match found.and_then(crate::service::external::require_authenticated) {
+                        Ok(_) => ApiError::MethodNotAllowed { method: method.to_string(), allow: allow_fb },
+                        Err(e) => e,
+                    };
+                }
+                method_not_allowed(caller, auth, method, allow_fb).await
+            },
+        );
     let value = HeaderValue::from_str(&allow).unwrap_or(HeaderValue::from_static("OPTIONS"));
     handler.layer(axum::middleware::map_response(move |mut res: Response| {
         let value = value.clone();
@@ -263,7 +287,7 @@ fn with_conventions(route: ApiRoute) -> MethodRouter<AppState> {
 /// Applies the view-level permission: 401 for anonymous callers where a user is required.
 pub fn check_view(caller: &Caller, auth: ViewAuth) -> Result<(), ApiError> {
     match auth {
-        ViewAuth::Any | ViewAuth::UserForUnsafe => Ok(()),
+        ViewAuth::Any | ViewAuth::UserForUnsafe | ViewAuth::ExternalBearer => Ok(()),
         ViewAuth::User => caller.require_user().map(|_| ()),
     }
 }
@@ -311,7 +335,7 @@ async fn not_found(
 ) -> Response {
     let uri = req.uri();
     let path = uri.path();
-    if !path.ends_with('/') && path.starts_with("/api/") {
+    if !path.ends_with('/') && (path.starts_with("/api/") || path.starts_with(external::PREFIX)) {
         let slashed = format!("{path}/");
         if paths.matches(&slashed) {
             let location = match uri.query() {

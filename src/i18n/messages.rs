@@ -120,4 +120,23 @@ messages! {
     UNAVAILABLE = "Service temporarily unavailable: the {dependency} cannot be reached.";
     PIN_NOT_DIGITS = "PIN code must contain only digits.";
     INVITATIONS_NOT_SENT = "Invitations could not be sent.";
+    // External API (now-external-api §6–§9): upstream's own texts, untranslated upstream.
+    EXT_INVALID_CREDENTIALS = "Invalid credentials";
+    EXT_APPLICATION_INACTIVE = "Application is inactive";
+    EXT_SCOPE_NOT_EMAIL = "Scope should be a valid email address.";
+    EXT_DOMAIN_NOT_AUTHORIZED = "This application is not authorized for this email domain.";
+    EXT_USER_NOT_FOUND = "User not found.";
+    EXT_MULTIPLE_USERS = "Multiple user accounts share a common email.";
+    EXT_INVALID_TOKEN_HEADER = "Invalid token header.";
+    EXT_INVALID_TOKEN_ENCODING = "Invalid token encoding.";
+    EXT_TOKEN_EXPIRED = "Token expired.";
+    EXT_INVALID_TOKEN = "Invalid token.";
+    EXT_INVALID_TOKEN_CLAIMS = "Invalid token claims.";
+    EXT_APPLICATION_NOT_FOUND = "Application not found.";
+    EXT_APPLICATION_DISABLED = "Application is disabled.";
+    EXT_INVALID_TOKEN_TYPE = "Invalid token type.";
+    EXT_USER_DISABLED = "User account is disabled.";
+    EXT_INSUFFICIENT_PERMISSIONS = "Insufficient permissions.";
+    EXT_INSUFFICIENT_SCOPE = "Insufficient permissions. Required scope: {scope}";
+    EXT_PUBLIC_ROOMS_DISABLED = "Public rooms are disabled for the external API.";
 }

@@ -57,8 +57,11 @@ fn claim_title(claim: &str) -> &'static str {
     }
 }
 
-/// Verifies `token` against the API key and secret at Unix time `now`.
-pub fn verify(token: &str, api_key: &str, api_secret: &str, now: i64) -> Result<ParticipantClaims, Refused> {
+/// Checks the structure, the algorithm (HS256 only) and the signature of a compact JWS signed
+/// with `secret`, and returns its payload (any JSON value): the common part of every HS256 token
+/// this service verifies (LiveKit join tokens here, the external API's tokens in
+/// [`crate::service::external`]).
+pub fn decode_hs256(token: &str, secret: &str) -> Result<Value, Refused> {
     let parts: Vec<&str> = token.split('.').collect();
     if parts.len() != 3 {
         return Err(refuse("Not enough segments"));
@@ -71,10 +74,16 @@ pub fn verify(token: &str, api_key: &str, api_secret: &str, now: i64) -> Result<
     if header.get("alg").and_then(Value::as_str) != Some("HS256") {
         return Err(refuse("The specified alg value is not allowed"));
     }
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, api_secret.as_bytes());
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
     let signing_input = format!("{}.{}", parts[0], parts[1]);
     ring::hmac::verify(&key, signing_input.as_bytes(), &signature)
         .map_err(|_| refuse("Signature verification failed"))?;
+    Ok(payload)
+}
+
+/// Verifies `token` against the API key and secret at Unix time `now`.
+pub fn verify(token: &str, api_key: &str, api_secret: &str, now: i64) -> Result<ParticipantClaims, Refused> {
+    let payload = decode_hs256(token, api_secret)?;
     if !payload.is_object() {
         return Err(refuse("Invalid payload string: must be a json object"));
     }

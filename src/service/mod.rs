@@ -2,6 +2,7 @@
 
 pub mod accesses;
 pub mod diagnostics;
+pub mod external;
 pub mod invitations;
 pub mod jobs;
 pub mod lobby;

@@ -231,7 +231,7 @@ fn creation_defaults(state: &AppState, user: &User, input: &RoomInput) -> (Strin
 
 /// A PIN no room has yet, when telephony or roomkit is enabled (now-rooms §10.1): up to
 /// `ROOM_TELEPHONY_PIN_MAX_RETRIES` draws; when all collide the room has no PIN (logged).
-async fn new_pin(state: &AppState, tx: &mut crate::store::Tx) -> Result<Option<String>, ApiError> {
+pub(crate) async fn new_pin(state: &AppState, tx: &mut crate::store::Tx) -> Result<Option<String>, ApiError> {
     let settings = &state.config.rooms;
     if !settings.pins_enabled() {
         return Ok(None);

@@ -185,6 +185,8 @@ pub enum Arg {
     Time(DateTime<Utc>),
     OptTime(Option<DateTime<Utc>>),
     Json(Value),
+    /// A list of strings: a `varchar[]` on PostgreSQL (Django's `ArrayField`), JSON text on SQLite.
+    StrList(Vec<String>),
 }
 
 macro_rules! arg_from {
@@ -204,6 +206,66 @@ impl From<&str> for Arg {
 impl From<Option<&str>> for Arg {
     fn from(x: Option<&str>) -> Arg {
         Arg::OptStr(x.map(str::to_string))
+    }
+}
+
+/// A list of strings stored as a `varchar[]` on PostgreSQL and as a JSON array (text) on SQLite:
+/// bind it through [`Arg::StrList`] and read it as a column of this type on either backend.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StrList(pub Vec<String>);
+
+impl From<Vec<String>> for Arg {
+    fn from(x: Vec<String>) -> Arg {
+        Arg::StrList(x)
+    }
+}
+
+impl sqlx::Type<sqlx::Sqlite> for StrList {
+    fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
+        <String as sqlx::Type<sqlx::Sqlite>>::type_info()
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Sqlite> for StrList {
+    fn decode(v: sqlx::sqlite::SqliteValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let text = <String as sqlx::Decode<sqlx::Sqlite>>::decode(v)?;
+        Ok(StrList(serde_json::from_str(&text)?))
+    }
+}
+
+impl<'q> sqlx::Encode<'q, sqlx::Sqlite> for StrList {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <sqlx::Sqlite as sqlx::Database>::ArgumentBuffer<'q>,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        let text = serde_json::to_string(&self.0)?;
+        <String as sqlx::Encode<sqlx::Sqlite>>::encode(text, buf)
+    }
+}
+
+impl sqlx::Type<sqlx::Postgres> for StrList {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <Vec<String> as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        <Vec<String> as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+            || *ty == sqlx::postgres::PgTypeInfo::with_name("_varchar")
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Postgres> for StrList {
+    fn decode(v: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        Ok(StrList(<Vec<String> as sqlx::Decode<sqlx::Postgres>>::decode(v)?))
+    }
+}
+
+impl<'q> sqlx::Encode<'q, sqlx::Postgres> for StrList {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <Vec<String> as sqlx::Encode<sqlx::Postgres>>::encode_by_ref(&self.0, buf)
     }
 }
 
@@ -259,6 +321,7 @@ macro_rules! bind_all {
                 Arg::Time(v) => q.bind(v),
                 Arg::OptTime(v) => q.bind(v),
                 Arg::Json(v) => q.bind(sqlx::types::Json(v)),
+                Arg::StrList(v) => q.bind(StrList(v)),
             };
         }
         q
@@ -350,6 +413,11 @@ const SQLITE_CONSTRAINTS: &[(&str, &str)] = &[
     ("meet_resource_access.user_id, meet_resource_access.resource_id", "resource_access_unique_user_resource"),
     ("meet_user.sub", "meet_user_sub_key"),
     ("meet_user.admin_email", "meet_user_admin_email_key"),
+    ("meet_application.client_id", "meet_application_client_id_key"),
+    (
+        "meet_application_domain.application_id, meet_application_domain.domain",
+        "meet_application_domain_application_id_domain_uniq",
+    ),
     ("meet_recording.room_id", "unique_initiated_or_active_recording_per_room"),
     ("meet_recording_access.user_id, meet_recording_access.recording_id", "unique_recording_user"),
     ("meet_recording_access.team, meet_recording_access.recording_id", "unique_recording_team"),

@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "session user column", SESSION_USER),
     (5, "room PIN code and user room defaults", ROOM_PIN_AND_USER_DEFAULTS),
     (6, "job queue", super::jobs::MIGRATION),
+    (7, "applications of the external API", super::applications::MIGRATION),
 ];
 
 /// Upstream's `0014_room_pin_code` and `0022_user_default_room_access_level_and_more`. SQLite
@@ -167,7 +168,15 @@ fn render(sql: &str, backend: Backend) -> String {
         Backend::Postgres => ("uuid", "timestamptz", "jsonb"),
         Backend::Sqlite => ("BLOB", "TEXT", "TEXT"),
     };
-    sql.replace("{uuid}", uuid).replace("{ts}", ts).replace("{json}", json)
+    let (strarray, empty_strarray) = match backend {
+        Backend::Postgres => ("varchar(50)[]", "'{}'"),
+        Backend::Sqlite => ("TEXT", "'[]'"),
+    };
+    sql.replace("{uuid}", uuid)
+        .replace("{ts}", ts)
+        .replace("{json}", json)
+        .replace("{strarray}", strarray)
+        .replace("{empty_strarray}", empty_strarray)
 }
 
 #[derive(sqlx::FromRow)]

@@ -2,6 +2,7 @@
 //! that matches on the backend (besides `migrations.rs`); the table modules write SQL once.
 
 pub mod accesses;
+pub mod applications;
 pub mod exec;
 pub mod jobs;
 pub mod migrations;
@@ -11,7 +12,7 @@ pub mod rooms;
 pub mod sessions;
 pub mod users;
 
-pub use exec::{Backend, Db, Tx, Q};
+pub use exec::{Backend, Db, StrList, Tx, Q};
 
 /// Errors of the store. A unique or check violation carries the constraint's name (the same
 /// name on both backends), so that services can turn it into the exact DRF 400.

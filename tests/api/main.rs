@@ -14,6 +14,7 @@ mod cancellation;
 mod cli;
 mod concurrency;
 mod creation_callback;
+mod external_api;
 mod foundation;
 mod i18n;
 mod lobby;

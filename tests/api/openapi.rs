@@ -181,6 +181,10 @@ async fn openapi_every_operation_answers_as_documented() {
         ("ROOM_TELEPHONY_ENABLED", "true"),
         ("CONNECTION_TEST_ENABLED", "true"),
         ("DJANGO_EMAIL_APP_BASE_URL", "http://localhost:3000"),
+        ("EXTERNAL_API_ENABLED", "true"),
+        ("APPLICATION_ENABLED", "true"),
+        ("APPLICATION_JWT_SECRET_KEY", "openapi-application-key"),
+        ("APPLICATION_BASE_URL", "http://localhost:3000"),
     ])
     .await;
     let app = &rig.app;
@@ -479,6 +483,58 @@ async fn openapi_every_operation_answers_as_documented() {
     assert_eq!(spec.call(&client, post.clone(), t, t, None).await, 200);
     assert_eq!(spec.call(&no_csrf, post.clone(), t, t, None).await, 403);
 
+    // The external API: an application's token, then its rooms.
+    let application = meet::store::applications::create(
+        &app.state.db,
+        meet::store::applications::NewApplication {
+            name: "OpenAPI".into(),
+            client_id: "openapi-client".into(),
+            client_secret_hash: meet::domain::application::hash_with("openapi-secret", "salt", 1000),
+            scopes: vec!["rooms:list".into(), "rooms:retrieve".into(), "rooms:create".into()],
+            is_active: true,
+            domains: vec![],
+        },
+    )
+    .await
+    .unwrap();
+    let t = "/external-api/v1.0/application/token/";
+    let creds = json!({"client_id": application.client_id, "client_secret": "openapi-secret",
+                       "grant_type": "client_credentials", "scope": owner.email});
+    assert_eq!(spec.valid(&anon, post.clone(), t, t, &creds).await, 200);
+    spec.invalid(&anon, post.clone(), t, t, &json!({"grant_type": "client_credentials"})).await;
+    let mut wrong = creds.clone();
+    wrong["client_secret"] = json!("wrong");
+    assert_eq!(spec.call(&anon, post.clone(), t, t, Some(&wrong)).await, 401);
+    let mut not_email = creds.clone();
+    not_email["scope"] = json!("not-an-email");
+    assert_eq!(spec.call(&anon, post.clone(), t, t, Some(&not_email)).await, 400);
+    let mut ghost = creds.clone();
+    ghost["scope"] = json!("ghost@example.com");
+    assert_eq!(spec.call(&anon, post.clone(), t, t, Some(&ghost)).await, 404);
+    let ext_token = TestClient::send(anon.request(post.clone(), t).json(&creds)).await.json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ext = |method: Method, path: &str, body: Option<&Value>| {
+        let mut rb = anon.request(method, path).header("authorization", format!("Bearer {ext_token}"));
+        if let Some(b) = body {
+            rb = rb.json(b);
+        }
+        TestClient::send(rb)
+    };
+    let t = "/external-api/v1.0/rooms/";
+    assert_eq!(spec.check(t, &post, &ext(post.clone(), t, Some(&json!({}))).await), 201);
+    let bad = json!({"access_level": "public"});
+    assert_eq!(spec.check(t, &post, &ext(post.clone(), t, Some(&bad)).await), 400);
+    assert_eq!(spec.call(&anon, post.clone(), t, t, Some(&json!({}))).await, 401);
+    assert_eq!(spec.check(t, &get, &ext(get.clone(), t, None).await), 200);
+    assert_eq!(spec.check(t, &get, &ext(get.clone(), "/external-api/v1.0/rooms/?page=9", None).await), 404);
+    let t = "/external-api/v1.0/rooms/{id}/";
+    let p = format!("/external-api/v1.0/rooms/{}/", room0.id);
+    assert_eq!(spec.check(t, &get, &ext(get.clone(), &p, None).await), 200);
+    let p = format!("/external-api/v1.0/rooms/{unknown}/");
+    assert_eq!(spec.check(t, &get, &ext(get.clone(), &p, None).await), 404);
+
     // Room deletion last (it cascades).
     let t = "/api/v1.0/rooms/{id}/";
     let path = format!("{API}/rooms/{room_id}/");
@@ -503,7 +559,7 @@ async fn openapi_every_operation_answers_as_documented() {
 
 #[tokio::test]
 async fn openapi_undocumented_methods_answer_405_with_the_detail_shape_and_allow() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(&[("EXTERNAL_API_ENABLED", "true")]).await;
     let spec = Spec::fetch(&app).await;
     let (_, client) = app.logged_in("allow@example.com").await;
     let detail = spec.validator(&json!({"$ref": "#/components/schemas/Detail"}), true);
@@ -523,6 +579,9 @@ async fn openapi_undocumented_methods_answer_405_with_the_detail_shape_and_allow
             if template.ends_with("storage-hook/") {
                 // Its own authentication runs first (and storage events are off here).
                 assert!([401, 403].contains(&resp.status.as_u16()), "{what}");
+            } else if template.starts_with("/external-api/v1.0/rooms/") {
+                // Bearer tokens only: a session is anonymous there, and 401 comes before 405.
+                assert_eq!(resp.status, 401, "{what}");
             } else {
                 assert_eq!(resp.status, 405, "{what}");
                 let allow = resp.header("allow").unwrap_or_default().to_string();
