@@ -131,7 +131,7 @@ async fn list(
     let caller = external::authenticate(&state, headers.get(header::AUTHORIZATION), now()).await?;
     let caller = external::require(caller, "rooms:list")?;
     let mut page = None;
-    let (count, results) = external::list(&state, &caller.user, pager(&uri, &origin, &mut page)).await?;
+    let (count, results) = external::list(&state, &caller.user, pager(&uri, &origin, false, &mut page)).await?;
     let page = page.ok_or_else(|| ApiError::internal(anyhow::anyhow!("page not computed")))?;
     Ok(respond(StatusCode::OK, &Paginated::new(count, page, results)))
 }
