@@ -587,7 +587,15 @@ async fn nr_dx_4_the_test_room_is_deleted_once_its_token_has_expired() {
     let calls = lk.wait_for("DeleteRoom", 1).await;
     assert_eq!(calls.len(), 1, "DeleteRoom called once");
     assert_eq!(calls[0].request["room"], room.as_str());
-    let jobs = meet::store::jobs::find(&app.state.db, "delete_room", &room).await.unwrap();
+    // The job is marked done after LiveKit answered: wait (bounded) for that write.
+    let mut jobs = Vec::new();
+    for _ in 0..100 {
+        jobs = meet::store::jobs::find(&app.state.db, "delete_room", &room).await.unwrap();
+        if jobs.iter().all(|j| j.done_at.is_some()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(jobs.len(), 1);
     assert!(jobs[0].done_at.is_some() && jobs[0].last_error.is_none(), "{jobs:?}");
 }
