@@ -41,19 +41,6 @@ fn close_objects(v: &mut Value) {
     }
 }
 
-fn refs<'a>(v: &'a Value, found: &mut Vec<&'a str>) {
-    match v {
-        Value::Object(m) => {
-            if let Some(Value::String(r)) = m.get("$ref") {
-                found.push(r);
-            }
-            m.values().for_each(|x| refs(x, found));
-        }
-        Value::Array(a) => a.iter().for_each(|x| refs(x, found)),
-        _ => {}
-    }
-}
-
 impl Spec {
     async fn fetch(app: &TestApp) -> Spec {
         let resp = app.client().get(&format!("{API}/swagger.json")).await;
@@ -134,7 +121,7 @@ impl Spec {
 }
 
 #[tokio::test]
-async fn openapi_document_is_3_1_lists_every_route_and_every_ref_resolves() {
+async fn openapi_document_is_3_1_lists_every_route_and_every_schema_compiles() {
     let app = TestApp::spawn().await;
     let spec = Spec::fetch(&app).await;
     let doc = &spec.doc;
@@ -142,12 +129,8 @@ async fn openapi_document_is_3_1_lists_every_route_and_every_ref_resolves() {
     let documented: BTreeSet<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
     let table: BTreeSet<&str> = meet::http::api_routes().iter().map(|r| r.path).collect();
     assert_eq!(documented, table);
-    let mut found = Vec::new();
-    refs(doc, &mut found);
-    for r in found {
-        assert!(r.starts_with("#/"), "external reference {r}");
-        assert!(doc.pointer(&r[1..]).is_some(), "unresolved {r}");
-    }
+    // Every `$ref` resolving and every operation documenting a success are unit tests of the
+    // builder (`meet::http::openapi`); here: what the served document promises its readers.
     for (name, schema) in doc["components"]["schemas"].as_object().unwrap() {
         let _ = spec.validator(schema, false);
         assert!(!name.is_empty());
@@ -155,7 +138,6 @@ async fn openapi_document_is_3_1_lists_every_route_and_every_ref_resolves() {
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             let responses = op["responses"].as_object().unwrap();
-            assert!(responses.keys().any(|s| s.starts_with('2')), "{method} {path}: no success documented");
             assert!(responses.contains_key("401"), "{method} {path}: no 401");
             for (status, r) in responses {
                 assert!(r["description"].is_string(), "{method} {path} {status}: no description");
