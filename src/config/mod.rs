@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod external;
+pub mod files;
 pub mod incall;
 pub mod pyliteral;
 pub mod recording;
@@ -163,6 +164,8 @@ pub struct Config {
     pub incall: incall::InCallConfig,
     /// The external API and its applications (now-external-api §16.1).
     pub external_api: external::ExternalApiConfig,
+    /// File uploads and their cleanup (now-recordings-files §26.2).
+    pub files: files::FilesConfig,
     /// Problems found when reading the settings (empty when valid).
     pub warnings: Vec<String>,
 }
@@ -371,7 +374,9 @@ impl Config {
         let rooms_settings = rooms::read(&mut r);
         let incall = incall::read(&mut r);
         let external_api = external::read(&mut r);
+        let files = files::read(&mut r, &rooms_settings.file_upload_restrictions, &mut warnings);
         let config = Config {
+            files,
             incall,
             external_api,
             oidc,
@@ -504,6 +509,7 @@ impl Config {
         rooms::describe(&self.rooms, &mut m);
         incall::describe(&self.incall, &mut m);
         external::describe(&self.external_api, &mut m);
+        files::describe(&self.files, &mut m);
         debug_assert!(SECRET_VARS.iter().all(|v| m.get(v).is_none_or(|s| s.is_empty() || s == "***")));
         m
     }

@@ -7,6 +7,7 @@ pub mod bodies;
 pub mod client_ip;
 pub mod external;
 pub mod extract;
+pub mod files;
 pub mod health;
 pub mod incall;
 pub mod lobby;
@@ -194,6 +195,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
     routes.extend(participants::routes());
     routes.extend(incall::routes());
     routes.extend(external::routes());
+    routes.extend(files::routes());
     routes
 }
 

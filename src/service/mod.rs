@@ -1,8 +1,10 @@
 //! Use-cases: load, authorize (domain), mutate (store/cache), side effects (LiveKit, mail).
 
 pub mod accesses;
+pub mod cleanup;
 pub mod diagnostics;
 pub mod external;
+pub mod files;
 pub mod invitations;
 pub mod jobs;
 pub mod lobby;
