@@ -61,7 +61,8 @@ pub fn routes() -> Vec<ApiRoute> {
             .doc(Method::POST, "The browser finished its upload: check the object and make the file ready")
             .returns::<FileOut>(200)
             .returns::<Vec<String>>(400)
-            .errors(&[400, 404]),
+            .returns::<FileStateError>(400)
+            .errors(&[404]),
     ]
 }
 
@@ -93,6 +94,14 @@ pub struct FileUpdateIn {
     #[schemars(extend("enum" = ["background_image"]))]
     pub file_type: Option<String>,
     pub description: Option<String>,
+}
+
+/// The 400 of upload-ended for a file that is not `pending`, or whose upload is missing:
+/// `{"file": "<message>"}` (a string, not a list, as upstream answers).
+#[derive(Debug, schemars::JsonSchema)]
+#[schemars(rename = "FileStateError")]
+pub struct FileStateError {
+    pub file: String,
 }
 
 /// §20.2 steps 1–3: the caller (CSRF), the flag, then the login.
