@@ -413,4 +413,35 @@ mod tests {
         c.endpoint_url = None;
         assert_eq!(object_url(&c, "recordings/a.mp4"), "https://meet-media-storage.s3.amazonaws.com/recordings/a.mp4");
     }
+
+    #[test]
+    fn nf_cr_4_presigned_put_carries_exactly_the_six_query_parameters() {
+        let c = config("http://minio:9000", "us-east-1");
+        let key = "tmp/files/0b6a2b8e-8d0e-4f7e-9d38-1f8a5a0c1e11.png";
+        let url = presign_put(&c, None, key, "private", Duration::from_secs(60), at_vector_time()).unwrap();
+        let (base, query) = url.split_once('?').unwrap();
+        assert_eq!(base, format!("http://minio:9000/meet-media-storage/{key}"));
+        let names: Vec<&str> = query.split('&').map(|p| p.split_once('=').unwrap().0).collect();
+        assert_eq!(
+            names,
+            [
+                "X-Amz-Algorithm",
+                "X-Amz-Credential",
+                "X-Amz-Date",
+                "X-Amz-Expires",
+                "X-Amz-SignedHeaders",
+                "X-Amz-Signature"
+            ]
+        );
+        assert!(query.contains("X-Amz-Credential=meet%2F20250414%2Fus-east-1%2Fs3%2Faws4_request"), "{query}");
+        assert!(query.contains("X-Amz-Date=20250414T123456Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host%3Bx-amz-acl"));
+        let signature = query.rsplit_once("X-Amz-Signature=").unwrap().1;
+        assert!(signature.len() == 64 && signature.chars().all(|ch| ch.is_ascii_hexdigit()));
+        let other = presign_put(&c, None, key, "public-read", Duration::from_secs(60), at_vector_time()).unwrap();
+        assert_ne!(other.rsplit_once('=').unwrap().1, signature, "the ACL is signed");
+        let public =
+            presign_put(&c, Some("https://s3.example.org/"), key, "private", Duration::from_secs(60), at_vector_time())
+                .unwrap();
+        assert!(public.starts_with(&format!("https://s3.example.org/meet-media-storage/{key}?")), "{public}");
+    }
 }
