@@ -195,6 +195,9 @@ mod tests {
         assert_eq!(f.background_image.max_size, 2_097_152);
         assert_eq!(f.policy_expiration.as_secs(), 60);
         assert_eq!(f.purge_expired_recordings_interval.as_secs(), 0);
+        let shown = c.describe();
+        assert_eq!(shown["FILE_UPLOAD_TMP_PATH"], "tmp/files");
+        assert_eq!(shown["MEET_PURGE_EXPIRED_RECORDINGS_INTERVAL"], "0");
         let same = from_pairs(&[("FILE_UPLOAD_TMP_PATH", "files/")]).unwrap_err().to_string();
         assert!(same.contains("FILE_UPLOAD_TMP_PATH cannot be the same as FILE_UPLOAD_PATH"), "{same}");
         let bad = from_pairs(&[("AWS_S3_UPLOAD_POLICY_EXPIRATION", "0")]).unwrap_err().to_string();
