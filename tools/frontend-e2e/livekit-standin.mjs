@@ -1,18 +1,12 @@
 // A LiveKit server stand-in for driving a frontend against meet by hand: it answers the Twirp
-// calls meet makes (RoomService, AgentDispatch, SIP) with empty successes and logs each call.
+// calls meet makes (RoomService, AgentDispatch, SIP) with empty protobuf messages (every list
+// empty) and logs each call; GetParticipant answers not_found.
 // It is no media server: browsers cannot connect to it, which is expected.
 //
 //   node livekit-standin.mjs [--port 7991]
 import { createServer } from 'node:http';
 
 const port = Number(process.argv[process.argv.indexOf('--port') + 1] || 7991) || 7991;
-const answers = {
-  ListParticipants: { participants: [] },
-  ListRooms: { rooms: [] },
-  ListSIPDispatchRule: { items: [] },
-  ListEgress: { items: [] },
-};
-export const calls = [];
 
 export function start(p = port) {
   const server = createServer((req, res) => {
@@ -20,15 +14,15 @@ export function start(p = port) {
     req.on('data', (c) => (body += c));
     req.on('end', () => {
       const method = req.url.split('/').pop();
-      calls.push({ method, body });
       if (!process.env.STANDIN_QUIET) console.log(`[livekit] ${req.method} ${req.url} ${body.slice(0, 200)}`);
       if (method === 'GetParticipant') {
         res.writeHead(404, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ code: 'not_found', msg: 'participant not found' }));
         return;
       }
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(answers[method] ?? {}));
+      // An empty protobuf message is the default value of every response type.
+      res.writeHead(200, { 'content-type': 'application/protobuf', 'content-length': 0 });
+      res.end();
     });
   });
   return new Promise((resolve) => server.listen(p, '127.0.0.1', () => resolve(server)));
