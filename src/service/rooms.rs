@@ -319,6 +319,11 @@ pub async fn find(state: &AppState, reference: &RoomRef) -> Result<Room, ApiErro
     room.ok_or(ApiError::NoMatch("Room"))
 }
 
+/// A room read with its accesses, or the view's 404.
+fn found<T>(row: Option<T>) -> Result<T, ApiError> {
+    row.ok_or(ApiError::NoMatch("Room"))
+}
+
 /// The same lookup inside a transaction, then the room locked.
 async fn find_locked(tx: &mut crate::store::Tx, reference: &RoomRef) -> Result<Room, ApiError> {
     let room = match reference {
@@ -334,7 +339,7 @@ async fn find_locked(tx: &mut crate::store::Tx, reference: &RoomRef) -> Result<R
 }
 
 /// `GET /rooms/{id}/` (§5.6): the room as the caller sees it. Accesses (and so the caller's
-/// role) are read in one query, and only for authenticated callers.
+/// role) are read with the room, in the same query, and only for authenticated callers.
 #[instrument(skip_all)]
 pub async fn retrieve(
     state: &AppState,
@@ -342,11 +347,12 @@ pub async fn retrieve(
     reference: &RoomRef,
     username: Option<&str>,
 ) -> Result<RoomView, ApiError> {
-    let room = find(state, reference).await?;
-    let all = match user {
-        Some(_) => Some(rooms::accesses_of(&state.db, &[room.id]).await?),
-        None => None,
+    let (room, all) = match (user, reference) {
+        (Some(_), RoomRef::Id(id)) => found(rooms::get_with_accesses(&state.db, Some(*id), None).await?)?,
+        (Some(_), RoomRef::Slug(slug)) => found(rooms::get_with_accesses(&state.db, None, Some(slug)).await?)?,
+        _ => (find(state, reference).await?, Vec::new()),
     };
+    let all = user.map(|_| all);
     represent(state, room, user, all, &Participant::new(state, user, username))
 }
 
