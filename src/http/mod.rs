@@ -228,6 +228,7 @@ pub fn router(state: AppState) -> Router {
     let paths = Paths(Arc::new(matcher));
     app.fallback(not_found)
         .layer(axum::Extension(paths))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::session_challenge))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::cors))
         .layer(axum::middleware::from_fn(middleware::api_headers))
         .layer(axum::middleware::from_fn(middleware::request_log))

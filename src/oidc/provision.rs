@@ -138,7 +138,9 @@ pub async fn resolve(state: &AppState, claims: &Map<String, Value>) -> Result<Us
                 return Err(ProvisionError::Refused(Refusal::MultipleEmails));
             }
             if let Some(u) = found.pop() {
-                if u.sub.is_none() {
+                // A provisional user (now-external-api §10.3) gets its `sub`; an existing one is
+                // never overwritten (W27).
+                if u.sub.as_deref().is_none_or(str::is_empty) {
                     users::set_sub_if_null(db, u.id, sub).await?;
                 }
                 user = Some(u);

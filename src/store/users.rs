@@ -158,9 +158,10 @@ pub async fn update_claims(db: &Db, id: Uuid, update: ClaimsUpdate) -> Result<()
     Ok(())
 }
 
-/// Stores `sub` on a user found through the e-mail fallback whose `sub` is still NULL (S11).
+/// Stores `sub` on a user found through the e-mail fallback whose `sub` is still NULL or empty
+/// (S11; a provisional user adopted at its first login, now-external-api §10.3, W27).
 pub async fn set_sub_if_null(db: &Db, id: Uuid, sub: &str) -> Result<(), StoreError> {
-    Q::new("UPDATE meet_user SET sub = $1, updated_at = $2 WHERE id = $3 AND sub IS NULL")
+    Q::new("UPDATE meet_user SET sub = $1, updated_at = $2 WHERE id = $3 AND (sub IS NULL OR sub = '')")
         .bind(sub)
         .bind(now())
         .bind(id)
