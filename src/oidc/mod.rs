@@ -114,6 +114,11 @@ impl Oidc {
         &self.inner.cfg
     }
 
+    /// The HTTP client of every provider call (timeouts and TLS verification from the settings).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
     /// The endpoints: the `OIDC_OP_*` settings, completed by the discovery document when
     /// `MEET_OIDC_ISSUER` is set (fetched once, retried on the next call after a failure).
     pub async fn endpoints(&self) -> Result<Arc<Endpoints>, OidcError> {
@@ -288,7 +293,7 @@ impl Oidc {
     }
 }
 
-fn transport(e: reqwest::Error) -> OidcError {
+pub(crate) fn transport(e: reqwest::Error) -> OidcError {
     let kind = if e.is_timeout() {
         "timeout"
     } else if e.is_connect() {

@@ -26,7 +26,7 @@ fn session_401(message: crate::i18n::MsgId) -> ApiError {
     ApiError::Challenged { message: message.into(), challenge: SESSION_CHALLENGE }
 }
 
-fn bearer_401(message: crate::i18n::MsgId) -> ApiError {
+pub(crate) fn bearer_401(message: crate::i18n::MsgId) -> ApiError {
     ApiError::Challenged { message: message.into(), challenge: BEARER_CHALLENGE }
 }
 
@@ -318,12 +318,15 @@ pub async fn authenticate(
             }
         }
     }
-    // The identity-provider authenticator is not available: nobody else accepts it (W15).
+    // W15: an unconfigured resource server is skipped (plain 401 `Bearer`), never an error.
+    if state.config.idp.resource_server_configured() {
+        return super::resource_server::authenticate(state, token, now).await.map(Some);
+    }
     Ok(None)
 }
 
 /// The `scope` claim, normalised (§8.1); `None` when absent or not a string (list).
-fn scopes_of(payload: &Map<String, Value>, prefix: Option<&str>) -> Option<Vec<String>> {
+pub(crate) fn scopes_of(payload: &Map<String, Value>, prefix: Option<&str>) -> Option<Vec<String>> {
     match payload.get("scope") {
         Some(Value::String(s)) => Some(token_scopes(s, prefix)),
         // W20: a list with non-string items counts as no scope.

@@ -10,6 +10,7 @@ pub mod outbox;
 pub mod participants;
 pub mod reconciler;
 pub mod recordings;
+pub mod resource_server;
 pub mod roomkit;
 pub mod rooms;
 pub mod subtitles;

@@ -15,6 +15,7 @@ mod cli;
 mod concurrency;
 mod creation_callback;
 mod external_api;
+mod external_rs;
 mod foundation;
 mod i18n;
 mod lobby;
