@@ -2,6 +2,7 @@
 //! view-level permission, documentation); the router, the trailing-slash redirects, the `Allow`
 //! headers, the DRF 405s and the OpenAPI document are all derived from that one table.
 
+pub mod addons;
 pub mod auth;
 pub mod bodies;
 pub mod client_ip;
@@ -194,6 +195,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
     routes.extend(participants::routes());
     routes.extend(incall::routes());
     routes.extend(external::routes());
+    routes.extend(addons::routes());
     routes
 }
 

@@ -1,6 +1,7 @@
 //! Use-cases: load, authorize (domain), mutate (store/cache), side effects (LiveKit, mail).
 
 pub mod accesses;
+pub mod addons;
 pub mod diagnostics;
 pub mod external;
 pub mod invitations;

@@ -5,6 +5,7 @@
 mod support;
 
 mod accesses;
+mod addons;
 mod auth;
 mod authz_matrix;
 mod bearer;
