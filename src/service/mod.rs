@@ -7,6 +7,7 @@ pub mod external;
 pub mod invitations;
 pub mod jobs;
 pub mod lobby;
+pub mod merge;
 pub mod outbox;
 pub mod participants;
 pub mod reconciler;

@@ -22,6 +22,7 @@ mod i18n;
 mod lobby;
 mod logout;
 mod marketing;
+mod merge;
 mod now_config;
 mod now_incall;
 mod now_lobby;
