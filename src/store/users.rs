@@ -56,7 +56,7 @@ pub const USER_COLUMNS: &str = "id, sub, email, admin_email, full_name, short_na
 pub async fn create(db: &Db, new: NewUser, default_language: &str) -> Result<User, StoreError> {
     let t = now();
     Q::new(format!(
-        "INSERT INTO meet_user ({USER_COLUMNS}) VALUES ($1, $2, $3, NULL, $4, $5, $6, 'UTC', $7, false, false, false, '!', NULL, $8, $8, NULL, $9) RETURNING {USER_COLUMNS}"
+        "INSERT INTO meet_user ({USER_COLUMNS}) VALUES ($1, $2, $3, NULL, $4, $5, $6, 'UTC', $7, false, false, false, $10, NULL, $8, $8, NULL, $9) RETURNING {USER_COLUMNS}"
     ))
     .bind(Uuid::new_v4())
     .bind(new.sub)
@@ -67,6 +67,8 @@ pub async fn create(db: &Db, new: NewUser, default_language: &str) -> Result<Use
     .bind(new.is_active.unwrap_or(true))
     .bind(t)
     .bind(serde_json::json!({}))
+    // Django's unusable password at upstream HEAD: `!` and 40 random characters (NO-OIDC-6).
+    .bind(format!("!{}", crate::domain::random_token(40)))
     .fetch_one(db)
     .await
 }
