@@ -96,19 +96,13 @@ async fn np_usr_1_nx_tok_13_nx_tok_14_an_unknown_email_gets_one_provisional_user
 #[tokio::test]
 async fn np_usr_2_nx_tok_12_any_setting_at_its_default_keeps_the_404() {
     let idp = Idp::start().await;
-    for skipped in 0..ENABLE.len() {
-        let vars: Vec<(&str, &str)> =
-            ENABLE.iter().enumerate().filter(|(i, _)| *i != skipped).map(|(_, kv)| *kv).collect();
+    for (name, _) in ENABLE {
+        let vars: Vec<(&str, &str)> = ENABLE.iter().filter(|(k, _)| *k != name).copied().collect();
         let app = spawn(&idp, &vars).await;
         let a = application(&app).await;
         let r = token_for(&app, &a, "nobody@example.com").await;
-        assert_eq!(
-            (r.status.as_u16(), r.json()),
-            (404, json!({"detail": "User not found."})),
-            "without {}",
-            ENABLE[skipped].0
-        );
-        assert_eq!(user_count(&app).await, 0, "without {}", ENABLE[skipped].0);
+        assert_eq!((r.status.as_u16(), r.json()), (404, json!({"detail": "User not found."})), "without {name}");
+        assert_eq!(user_count(&app).await, 0, "without {name}");
     }
 }
 

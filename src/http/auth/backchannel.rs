@@ -113,7 +113,7 @@ fn check_claims(s: &AppState, c: &Map<String, Value>) -> Result<(), &'static str
     if c.contains_key("nonce") {
         return Err("a nonce is forbidden");
     }
-    if !c.get("jti").and_then(Value::as_str).is_some_and(|j| !j.is_empty()) {
+    if c.get("jti").and_then(Value::as_str).is_none_or(|j| j.is_empty()) {
         return Err("no jti");
     }
     Ok(())
