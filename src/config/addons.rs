@@ -33,6 +33,9 @@ pub struct AddonsConfig {
     pub random_bytes: usize,
     /// `ADDONS_SESSION_ID_COOKIE`: name of the session cookie. Default `addonsSid`.
     pub cookie_name: String,
+    /// `MEET_ADDONS_INIT_THROTTLE_RATES`: session starts per client address (W55; polls are not
+    /// throttled). Default `30/minute`.
+    pub init_throttle_rate: super::Rate,
 }
 
 pub(super) fn read(r: &mut Reader<'_>) -> AddonsConfig {
@@ -48,6 +51,7 @@ pub(super) fn read(r: &mut Reader<'_>) -> AddonsConfig {
         token_scope: r.string("ADDONS_TOKEN_SCOPE", "rooms:create"),
         random_bytes: r.uint("ADDONS_RANDOM_TOKEN_BYTE_LENGTH", 60usize),
         cookie_name: r.string("ADDONS_SESSION_ID_COOKIE", "addonsSid"),
+        init_throttle_rate: r.rate("MEET_ADDONS_INIT_THROTTLE_RATES", "30/minute"),
     };
     // W41: read upstream's unused setting so that a deployment setting it starts unchanged.
     let _ = r.opt_string("ADDONS_PENDING_SESSION_KEY");
@@ -88,6 +92,10 @@ pub(super) fn describe(c: &AddonsConfig, m: &mut BTreeMap<&'static str, String>)
     m.insert("ADDONS_TOKEN_SCOPE", c.token_scope.clone());
     m.insert("ADDONS_RANDOM_TOKEN_BYTE_LENGTH", c.random_bytes.to_string());
     m.insert("ADDONS_SESSION_ID_COOKIE", c.cookie_name.clone());
+    m.insert(
+        "MEET_ADDONS_INIT_THROTTLE_RATES",
+        format!("{}/{}s", c.init_throttle_rate.requests, c.init_throttle_rate.period.as_secs()),
+    );
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use axum::routing::post;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::client_ip::ClientIp;
 use super::extract::{cookie, Body, Caller};
 use super::rooms::respond;
 use super::{ApiRoute, ViewAuth};
@@ -23,7 +24,7 @@ pub fn routes() -> Vec<ApiRoute> {
         ApiRoute::new("/api/v1.0/addons/sessions/init/", "Add-on session", ViewAuth::Any, post(init))
             .doc(Method::POST, "Start an add-on session: a transit token, an add-on CSRF token and the session cookie")
             .returns::<InitOut>(201)
-            .errors(&[404]),
+            .errors(&[404, 429]),
         ApiRoute::new("/api/v1.0/addons/sessions/poll/", "Add-on session", ViewAuth::Any, post(poll))
             .doc(Method::POST, "Poll the session of the `addonsSid` cookie: pending, or the add-on token (once)")
             .returns::<PollDone>(200)
@@ -80,8 +81,10 @@ fn http_date(t: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 /// `POST /api/v1.0/addons/sessions/init/`: now-external-api §12.4.
-async fn init(State(state): State<AppState>) -> Result<Response, ApiError> {
+async fn init(State(state): State<AppState>, ClientIp(ip): ClientIp) -> Result<Response, ApiError> {
     enabled(&state)?;
+    // W55: unauthenticated writes to the cache, bounded per client address.
+    crate::service::throttle::check(&state, "addons_init", &ip, state.config.addons.init_throttle_rate).await?;
     let now = chrono::Utc::now();
     let (session_id, out) = svc::init(&state, now).await?;
     let ttl = state.config.addons.session_ttl;

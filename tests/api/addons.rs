@@ -293,3 +293,16 @@ async fn na_ses_17_na_ses_18_sessions_in_the_wrong_state_are_refused() {
     assert_eq!((r.status.as_u16(), r.json()), (400, invalid), "NA-SES-18");
     assert_eq!(poll(&app, &d).await.status, 202, "kept, still pending");
 }
+
+#[tokio::test]
+async fn w55_session_starts_are_throttled_per_client_address_polls_are_not() {
+    let app = spawn(&[("MEET_ADDONS_INIT_THROTTLE_RATES", "2/minute")]).await;
+    let (_, s) = init(&app).await;
+    init(&app).await;
+    let r = TestClient::send(app.client().request(Method::POST, INIT)).await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert!(r.header("retry-after").is_some());
+    for _ in 0..5 {
+        assert_eq!(poll(&app, &s).await.status, 202);
+    }
+}

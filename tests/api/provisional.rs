@@ -239,3 +239,15 @@ async fn np_usr_7_w27_a_login_matching_two_users_fails_and_linked_subs_are_never
     assert_eq!(after.sub, linked.sub, "the stored sub is kept");
     assert!(users::get_by_sub(&app.state.db, "other-sub").await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn w55_token_requests_are_throttled_per_client_address() {
+    let idp = Idp::start().await;
+    let app = spawn(&idp, &[("MEET_APPLICATION_TOKEN_THROTTLE_RATES", "2/minute")]).await;
+    let a = application(&app).await;
+    app.create_user("limited@example.com").await;
+    assert_eq!(token_for(&app, &a, "limited@example.com").await.status, 200);
+    assert_eq!(token_for(&app, &a, "limited@example.com").await.status, 200);
+    let r = token_for(&app, &a, "limited@example.com").await;
+    assert_eq!(r.status, 429, "{}", r.text);
+}
