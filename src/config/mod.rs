@@ -2,8 +2,10 @@
 //! `MEET_`-prefixed additions of this implementation. `Config::from_lookup` reads every variable
 //! once, reports ALL problems at once (each naming its variable), and never panics.
 
+pub mod addons;
 pub mod auth;
 pub mod external;
+pub mod idp;
 pub mod incall;
 pub mod pyliteral;
 pub mod recording;
@@ -163,6 +165,10 @@ pub struct Config {
     pub incall: incall::InCallConfig,
     /// The external API and its applications (now-external-api §16.1).
     pub external_api: external::ExternalApiConfig,
+    /// Add-on sessions of the Outlook add-in (now-external-api §16.2).
+    pub addons: addons::AddonsConfig,
+    /// Resource server and provisional-user switches (now-external-api §16.3, §16.4).
+    pub idp: idp::IdpConfig,
     /// Problems found when reading the settings (empty when valid).
     pub warnings: Vec<String>,
 }
@@ -176,6 +182,8 @@ const SECRET_VARS: &[&str] = &[
     "BREVO_API_KEY",
     "APPLICATION_JWT_SECRET_KEY",
     "ADDONS_TOKEN_SECRET_KEY",
+    "ADDONS_CSRF_SECRET",
+    "OIDC_RS_CLIENT_SECRET",
 ];
 
 /// Development LiveKit credentials (the `livekit-server --dev` pair).
@@ -371,9 +379,13 @@ impl Config {
         let rooms_settings = rooms::read(&mut r);
         let incall = incall::read(&mut r);
         let external_api = external::read(&mut r);
+        let addons = addons::read(&mut r);
+        let idp = idp::read(&mut r);
         let config = Config {
             incall,
             external_api,
+            addons,
+            idp,
             oidc,
             marketing,
             recording: recording_settings,
@@ -504,6 +516,8 @@ impl Config {
         rooms::describe(&self.rooms, &mut m);
         incall::describe(&self.incall, &mut m);
         external::describe(&self.external_api, &mut m);
+        addons::describe(&self.addons, &mut m);
+        idp::describe(&self.idp, &mut m);
         debug_assert!(SECRET_VARS.iter().all(|v| m.get(v).is_none_or(|s| s.is_empty() || s == "***")));
         m
     }

@@ -6,6 +6,7 @@ pub mod applications;
 pub mod exec;
 pub mod jobs;
 pub mod migrations;
+pub mod provisional;
 pub mod recordings;
 pub mod roomkit;
 pub mod rooms;
