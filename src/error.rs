@@ -111,6 +111,10 @@ pub enum ApiError {
     /// 401 with a specific message and challenge (roomkit's server-to-server authentication).
     #[error("authentication failed: {message}")]
     Challenged { message: Msg, challenge: &'static str },
+    /// 400 `{"detail": "<message>"}` + `WWW-Authenticate: Bearer error="invalid_token"`: an
+    /// identity-provider access token refused by introspection (now-external-api W14).
+    #[error("invalid bearer token: {0}")]
+    InvalidBearer(Msg),
     /// 403 with the default message.
     #[error("forbidden")]
     Forbidden,
@@ -177,7 +181,7 @@ impl ApiError {
             }
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::BadRequest(_) | ApiError::Validation(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::Validation(_) | ApiError::InvalidBearer(_) => StatusCode::BAD_REQUEST,
             ApiError::ErrorMessage { status, .. } => *status,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -202,7 +206,7 @@ impl ApiError {
             ApiError::InvalidPage => detail(msg::INVALID_PAGE.into()),
             ApiError::MethodNotAllowed { method, .. } => detail(msg::METHOD_NOT_ALLOWED.arg("method", method)),
             ApiError::UnsupportedMediaType(t) => detail(msg::UNSUPPORTED_MEDIA_TYPE.arg("media_type", t)),
-            ApiError::BadRequest(m) => detail(m.clone()),
+            ApiError::BadRequest(m) | ApiError::InvalidBearer(m) => detail(m.clone()),
             ApiError::Validation(errors) => Value::Object(errors.to_json(lang)),
             ApiError::ErrorMessage { message, .. } => json!({ "error": message.render(lang) }),
             ApiError::PayloadTooLarge => detail(msg::PAYLOAD_TOO_LARGE.into()),
@@ -243,6 +247,9 @@ impl IntoResponse for ApiError {
             }
             ApiError::Challenged { challenge, .. } => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+            }
+            ApiError::InvalidBearer(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
             }
             ApiError::MethodNotAllowed { allow, .. } => {
                 if let Ok(v) = HeaderValue::from_str(allow) {

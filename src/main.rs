@@ -1,4 +1,4 @@
-//! The `meet` command line: `serve` (default), `migrate`, `check-config`.
+//! The `meet` command line: `serve` (default), `migrate`, `check-config`, and operator commands.
 
 use std::process::ExitCode;
 
@@ -51,6 +51,16 @@ enum Command {
     /// Delete the objects of recordings older than RECORDING_EXPIRATION_DAYS (rows are kept).
     #[command(name = "purge-expired-recordings", alias = "purge_expired_recordings")]
     PurgeExpiredRecordings,
+    /// Merge users that share an e-mail (case-insensitively) into one, one transaction per group
+    /// (upstream's `merge_duplicate_users`).
+    MergeDuplicateUsers {
+        /// Print what would be merged; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Only e-mails containing this text (case-insensitive).
+        #[arg(long)]
+        email_filter: Option<String>,
+    },
     /// Seed the data the load kit expects (use a fresh database) and print its session variables.
     SeedBench,
 }
@@ -163,6 +173,17 @@ fn main() -> ExitCode {
                 let state = cleanup_state(config).await?;
                 println!("{}", meet::service::cleanup::purge_expired_recordings::run_once(&state).await?.message);
                 Ok(())
+            }
+            Some(Command::MergeDuplicateUsers { dry_run, email_filter }) => {
+                let (db, _) = meet::connect(&config).await?;
+                let opts = meet::service::merge::Options { dry_run, email_filter };
+                let report =
+                    meet::service::merge::merge_duplicates(&db, &opts, &mut std::io::stdout(), &mut std::io::stderr())
+                        .await?;
+                match meet::service::merge::failure_message(&report) {
+                    Some(m) => Err(anyhow::anyhow!("CommandError: {m}")),
+                    None => Ok(()),
+                }
             }
             Some(Command::Migrate) => {
                 meet::connect(&config).await?;

@@ -75,6 +75,11 @@ impl Sessions {
         let raw = Value::Object(data.clone()).to_string();
         if self.cache.is_redis() {
             self.cache.set(&cache_key(key), &raw, Some(SESSION_AGE)).await?;
+            // The user's sessions, for back-channel logout (now-external-api W46).
+            if let Some(user) = user_id(data) {
+                let score = chrono::Utc::now().timestamp();
+                self.cache.index_add(&user_index(user), key, score, Some(SESSION_AGE)).await?;
+            }
         } else {
             let expire = store::now() + chrono::Duration::from_std(SESSION_AGE).unwrap_or_default();
             store::sessions::save(&self.db, key, &raw, user_id(data), expire).await?;
@@ -101,6 +106,27 @@ impl Sessions {
         }
         Ok(())
     }
+}
+
+impl Sessions {
+    /// The keys of the live sessions logged in as `user` (back-channel logout, W46).
+    pub async fn keys_of_user(&self, user: Uuid) -> Result<Vec<String>, ApiError> {
+        if self.cache.is_redis() {
+            let mut live = Vec::new();
+            for key in self.cache.index_members(&user_index(user)).await? {
+                if self.load(&key).await?.is_some_and(|d| user_id(&d) == Some(user)) {
+                    live.push(key);
+                }
+            }
+            Ok(live)
+        } else {
+            Ok(store::sessions::keys_of_user(&self.db, user).await?)
+        }
+    }
+}
+
+fn user_index(user: Uuid) -> String {
+    format!("session_user:{user}")
 }
 
 /// The user id a session is logged in as, if any.

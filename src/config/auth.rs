@@ -55,9 +55,8 @@ pub struct OidcConfig {
     pub shortname_field: String,
     /// `OIDC_CREATE_USER`. Default **true**.
     pub create_user: bool,
-    /// `DJANGO_OIDC_FALLBACK_TO_EMAIL_FOR_IDENTIFICATION` or its documented spelling
-    /// `OIDC_FALLBACK_TO_EMAIL_FOR_IDENTIFICATION` (B7; the `DJANGO_` one wins when both are set).
-    /// Default false.
+    /// `OIDC_FALLBACK_TO_EMAIL_FOR_IDENTIFICATION` (upstream HEAD's name, it wins when both are set)
+    /// or the reference's `DJANGO_OIDC_FALLBACK_TO_EMAIL_FOR_IDENTIFICATION` (B7). Default false.
     pub fallback_to_email: bool,
     /// `LOGIN_REDIRECT_URL`. Default `/` (warned, B4).
     pub login_redirect_url: String,
@@ -69,7 +68,8 @@ pub struct OidcConfig {
     pub allow_logout_get_method: bool,
     /// `MEET_OIDC_TIMEOUT`: seconds allowed for each call to the provider. Default 5.
     pub timeout: Duration,
-    /// `MEET_OIDC_BEARER_ENABLED`: accept `Authorization: Bearer <access token>` on the API. Default true.
+    /// `MEET_OIDC_BEARER_ENABLED`: accept `Authorization: Bearer <access token>` on the internal
+    /// API, as the reference did. Default false: session only, as upstream HEAD (now-external-api §14).
     pub bearer_enabled: bool,
     /// `MEET_OIDC_USERINFO_CACHE_SECONDS`: how long a bearer token's userinfo answer is reused. Default
     /// 60; 0 disables the cache.
@@ -107,11 +107,12 @@ pub(super) fn read_oidc(r: &mut Reader<'_>, warnings: &mut Vec<String>) -> OidcC
     let login_redirect_url = redirect(r, "LOGIN_REDIRECT_URL");
     let login_redirect_url_failure = redirect(r, "LOGIN_REDIRECT_URL_FAILURE");
     let logout_redirect_url = redirect(r, "LOGOUT_REDIRECT_URL");
-    // B7: Meet reads the DJANGO_-prefixed name; its documentation names the other one.
-    let fallback_to_email = if (r.lookup)("DJANGO_OIDC_FALLBACK_TO_EMAIL_FOR_IDENTIFICATION").is_some() {
-        r.bool("DJANGO_OIDC_FALLBACK_TO_EMAIL_FOR_IDENTIFICATION", false)
-    } else {
+    // B7: upstream HEAD reads the unprefixed name (it wins); the reference's DJANGO_-prefixed
+    // name is still accepted for existing deployments.
+    let fallback_to_email = if (r.lookup)("OIDC_FALLBACK_TO_EMAIL_FOR_IDENTIFICATION").is_some() {
         r.bool("OIDC_FALLBACK_TO_EMAIL_FOR_IDENTIFICATION", false)
+    } else {
+        r.bool("DJANGO_OIDC_FALLBACK_TO_EMAIL_FOR_IDENTIFICATION", false)
     };
     let fullname_fields = match r.raw("OIDC_USERINFO_FULLNAME_FIELDS") {
         Some(v) => parse_list(&v),
@@ -144,7 +145,7 @@ pub(super) fn read_oidc(r: &mut Reader<'_>, warnings: &mut Vec<String>) -> OidcC
         logout_redirect_url,
         allow_logout_get_method: r.bool("ALLOW_LOGOUT_GET_METHOD", true),
         timeout: Duration::from_secs(r.uint("MEET_OIDC_TIMEOUT", 5u64).max(1)),
-        bearer_enabled: r.bool("MEET_OIDC_BEARER_ENABLED", true),
+        bearer_enabled: r.bool("MEET_OIDC_BEARER_ENABLED", false),
         userinfo_cache_ttl: Duration::from_secs(r.uint("MEET_OIDC_USERINFO_CACHE_SECONDS", 60u64)),
     }
 }
@@ -196,7 +197,7 @@ pub(super) fn describe_oidc(o: &OidcConfig, m: &mut BTreeMap<&'static str, Strin
     m.insert("OIDC_USERINFO_FULLNAME_FIELDS", o.fullname_fields.join(","));
     m.insert("OIDC_USERINFO_SHORTNAME_FIELD", o.shortname_field.clone());
     m.insert("OIDC_CREATE_USER", o.create_user.to_string());
-    m.insert("DJANGO_OIDC_FALLBACK_TO_EMAIL_FOR_IDENTIFICATION", o.fallback_to_email.to_string());
+    m.insert("OIDC_FALLBACK_TO_EMAIL_FOR_IDENTIFICATION", o.fallback_to_email.to_string());
     m.insert("LOGIN_REDIRECT_URL", o.login_redirect_url.clone());
     m.insert("LOGIN_REDIRECT_URL_FAILURE", o.login_redirect_url_failure.clone());
     m.insert("LOGOUT_REDIRECT_URL", o.logout_redirect_url.clone());
@@ -224,6 +225,11 @@ mod tests {
         assert!(!cfg(&[]).unwrap().oidc.fallback_to_email);
         assert!(cfg(&[("OIDC_FALLBACK_TO_EMAIL_FOR_IDENTIFICATION", "true")]).unwrap().oidc.fallback_to_email);
         assert!(cfg(&[("DJANGO_OIDC_FALLBACK_TO_EMAIL_FOR_IDENTIFICATION", "1")]).unwrap().oidc.fallback_to_email);
+        let both = [
+            ("OIDC_FALLBACK_TO_EMAIL_FOR_IDENTIFICATION", "false"),
+            ("DJANGO_OIDC_FALLBACK_TO_EMAIL_FOR_IDENTIFICATION", "true"),
+        ];
+        assert!(!cfg(&both).unwrap().oidc.fallback_to_email, "the HEAD name wins");
     }
 
     #[test]

@@ -34,16 +34,23 @@ pub struct ExternalApiConfig {
     pub allow_public_access: bool,
     /// `EXTERNAL_API_DEFAULT_ACCESS_LEVEL`: level of rooms created without one. Default `trusted`.
     pub default_access_level: String,
-    /// `ADDONS_TOKEN_SECRET_KEY` (or `_FILE`): only read here to refuse a key equal to the
-    /// application key (W7). Default none.
+    /// `ADDONS_TOKEN_SECRET_KEY` (or `_FILE`): HMAC key of add-on tokens, which must differ from
+    /// the application key (W7). Default none.
     pub addons_token_secret_key: Option<String>,
-    /// `ADDONS_ENABLED`: the add-on JWT authenticator of the rooms endpoints (the add-on session
-    /// routes are not served yet). Default false.
+    /// `ADDONS_ENABLED`: the add-on JWT authenticator of the rooms endpoints and the add-on
+    /// session routes. Default false.
     pub addons_enabled: bool,
     /// `ADDONS_TOKEN_ISSUER`: `iss` required in add-on tokens. Default `lasuite-meet`.
     pub addons_token_issuer: Option<String>,
     /// `ADDONS_TOKEN_AUDIENCE`: `aud` required in add-on tokens. Default `addons`.
     pub addons_token_audience: Option<String>,
+    /// `APPLICATION_ALLOW_USER_CREATION`: the token endpoint creates a provisional user (`sub`
+    /// NULL) for an unknown e-mail, together with `OIDC_FALLBACK_TO_EMAIL_FOR_IDENTIFICATION` and
+    /// `OIDC_USER_SUB_FIELD_IMMUTABLE=false` (§10.1). Default false.
+    pub allow_user_creation: bool,
+    /// `MEET_APPLICATION_TOKEN_THROTTLE_RATES`: token requests per client address (W55). Default
+    /// `60/minute`.
+    pub token_throttle_rate: super::Rate,
     /// `OIDC_RS_SCOPES_PREFIX`: `<prefix>:` removed from token scopes before the room-scope check.
     /// Default none.
     pub scopes_prefix: Option<String>,
@@ -65,6 +72,8 @@ pub(super) fn read(r: &mut Reader<'_>) -> ExternalApiConfig {
         default_access_level: r.string("EXTERNAL_API_DEFAULT_ACCESS_LEVEL", "trusted"),
         addons_token_secret_key: r.opt_string("ADDONS_TOKEN_SECRET_KEY"),
         scopes_prefix: r.opt_string("OIDC_RS_SCOPES_PREFIX"),
+        allow_user_creation: r.bool("APPLICATION_ALLOW_USER_CREATION", false),
+        token_throttle_rate: r.rate("MEET_APPLICATION_TOKEN_THROTTLE_RATES", "60/minute"),
         addons_enabled: r.bool("ADDONS_ENABLED", false),
         addons_token_issuer: Some(r.string("ADDONS_TOKEN_ISSUER", "lasuite-meet")).filter(|s| !s.is_empty()),
         addons_token_audience: Some(r.string("ADDONS_TOKEN_AUDIENCE", "addons")).filter(|s| !s.is_empty()),
@@ -121,6 +130,11 @@ pub(super) fn describe(c: &ExternalApiConfig, m: &mut BTreeMap<&'static str, Str
     m.insert("ADDONS_TOKEN_ISSUER", c.addons_token_issuer.clone().unwrap_or_default());
     m.insert("ADDONS_TOKEN_AUDIENCE", c.addons_token_audience.clone().unwrap_or_default());
     m.insert("ADDONS_TOKEN_ALG", "HS256".into());
+    m.insert("APPLICATION_ALLOW_USER_CREATION", c.allow_user_creation.to_string());
+    m.insert(
+        "MEET_APPLICATION_TOKEN_THROTTLE_RATES",
+        format!("{}/{}s", c.token_throttle_rate.requests, c.token_throttle_rate.period.as_secs()),
+    );
     m.insert("OIDC_RS_SCOPES_PREFIX", c.scopes_prefix.clone().unwrap_or_default());
 }
 

@@ -2,9 +2,11 @@
 //! `MEET_`-prefixed additions of this implementation. `Config::from_lookup` reads every variable
 //! once, reports ALL problems at once (each naming its variable), and never panics.
 
+pub mod addons;
 pub mod auth;
 pub mod external;
 pub mod files;
+pub mod idp;
 pub mod incall;
 pub mod pyliteral;
 pub mod recording;
@@ -166,6 +168,10 @@ pub struct Config {
     pub external_api: external::ExternalApiConfig,
     /// File uploads and their cleanup (now-recordings-files §26.2).
     pub files: files::FilesConfig,
+    /// Add-on sessions of the Outlook add-in (now-external-api §16.2).
+    pub addons: addons::AddonsConfig,
+    /// Resource server and provisional-user switches (now-external-api §16.3, §16.4).
+    pub idp: idp::IdpConfig,
     /// Problems found when reading the settings (empty when valid).
     pub warnings: Vec<String>,
 }
@@ -179,6 +185,8 @@ const SECRET_VARS: &[&str] = &[
     "BREVO_API_KEY",
     "APPLICATION_JWT_SECRET_KEY",
     "ADDONS_TOKEN_SECRET_KEY",
+    "ADDONS_CSRF_SECRET",
+    "OIDC_RS_CLIENT_SECRET",
 ];
 
 /// Development LiveKit credentials (the `livekit-server --dev` pair).
@@ -375,10 +383,14 @@ impl Config {
         let incall = incall::read(&mut r);
         let external_api = external::read(&mut r);
         let files = files::read(&mut r, &rooms_settings.file_upload_restrictions, &mut warnings);
+        let addons = addons::read(&mut r);
+        let idp = idp::read(&mut r);
         let config = Config {
             files,
             incall,
             external_api,
+            addons,
+            idp,
             oidc,
             marketing,
             recording: recording_settings,
@@ -510,6 +522,8 @@ impl Config {
         incall::describe(&self.incall, &mut m);
         external::describe(&self.external_api, &mut m);
         files::describe(&self.files, &mut m);
+        addons::describe(&self.addons, &mut m);
+        idp::describe(&self.idp, &mut m);
         debug_assert!(SECRET_VARS.iter().all(|v| m.get(v).is_none_or(|s| s.is_empty() || s == "***")));
         m
     }

@@ -8,6 +8,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::{Map, Value};
 
+use super::client_ip::ClientIp;
 use super::extract::{Body, Caller, Origin};
 use super::pagination::Paginated;
 use super::rooms::{pager, respond};
@@ -27,7 +28,7 @@ pub fn routes() -> Vec<ApiRoute> {
             .doc(Method::POST, "Exchange client credentials for a token acting for the user whose e-mail is `scope`")
             .body::<TokenIn>()
             .returns::<TokenOut>(200)
-            .errors(&[400, 404])
+            .errors(&[400, 404, 429])
             .returns::<ErrorOut>(400)
             .returns::<ErrorOut>(403),
         ApiRoute::new("/external-api/v1.0/rooms/", "External room", ViewAuth::ExternalBearer, get(list).post(create))
@@ -106,6 +107,7 @@ fn token_body(headers: &HeaderMap, bytes: &Bytes) -> Result<Map<String, Value>, 
 async fn token(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
@@ -113,6 +115,9 @@ async fn token(
     if !state.config.external_api.application_enabled {
         return Err(ApiError::NotFound);
     }
+    // W55: each request may cost a PBKDF2 verification; bounded per client address.
+    crate::service::throttle::check(&state, "application_token", &ip, state.config.external_api.token_throttle_rate)
+        .await?;
     let body = token_body(&headers, &bytes)?;
     let out = external::issue_token(&state, body, now()).await?;
     let mut resp = respond(StatusCode::OK, &out);

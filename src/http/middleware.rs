@@ -148,3 +148,17 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response<
         .unwrap_or_else(|| "unknown panic".into());
     ApiError::Internal(anyhow::anyhow!("handler panicked: {msg}")).into_response()
 }
+
+/// The internal API's challenge at upstream HEAD (now-external-api §14): session only, so a 401
+/// advertises `WWW-Authenticate: Session`; with `MEET_OIDC_BEARER_ENABLED` the reference's
+/// `Bearer realm="api"` stays.
+pub async fn session_challenge(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    if !state.config.oidc.bearer_enabled {
+        let h = res.headers_mut();
+        if h.get(header::WWW_AUTHENTICATE).is_some_and(|v| v.as_bytes() == b"Bearer realm=\"api\"") {
+            h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Session"));
+        }
+    }
+    res
+}

@@ -2,6 +2,7 @@
 //! view-level permission, documentation); the router, the trailing-slash redirects, the `Allow`
 //! headers, the DRF 405s and the OpenAPI document are all derived from that one table.
 
+pub mod addons;
 pub mod auth;
 pub mod bodies;
 pub mod client_ip;
@@ -196,6 +197,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
     routes.extend(incall::routes());
     routes.extend(external::routes());
     routes.extend(files::routes());
+    routes.extend(addons::routes());
     routes
 }
 
@@ -230,6 +232,7 @@ pub fn router(state: AppState) -> Router {
     let paths = Paths(Arc::new(matcher));
     app.fallback(not_found)
         .layer(axum::Extension(paths))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::session_challenge))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::cors))
         .layer(axum::middleware::from_fn(middleware::api_headers))
         .layer(axum::middleware::from_fn(middleware::request_log))

@@ -148,4 +148,19 @@ messages! {
     FILE_SIZE_EXCEEDED = "The file size is higher than the allowed max size.";
     FILE_TYPE_NOT_ALLOWED = "The file type is not allowed.";
     SELECT_VALID_CHOICE = "Select a valid choice. {value} is not one of the available choices.";
+    // Provisional users, add-on sessions, back-channel logout (now-external-api §10, §12, §13.6):
+    // upstream's own texts, untranslated upstream.
+    EXT_PROVISIONAL_FAILED = "Failed to create or retrieve provisional user.";
+    ADDON_MISSING_CREDENTIALS = "Missing credentials.";
+    ADDON_MISSING_CSRF = "Missing CSRF token.";
+    ADDON_INVALID_CSRF = "Invalid CSRF token.";
+    ADDON_SESSION_NOT_FOUND = "Session not found.";
+    ADDON_INVALID_SESSION = "Invalid or expired session.";
+    ADDON_MISSING_TRANSIT = "Missing transit_token.";
+    ADDON_INVALID_TRANSIT = "Invalid or expired transit token.";
+    BACKCHANNEL_MISSING_TOKEN = "Missing logout_token parameter";
+    BACKCHANNEL_INVALID_TOKEN = "Invalid logout token";
+    BACKCHANNEL_NO_SUB_OR_SID = "Token must contain either sub or sid claim";
+    BACKCHANNEL_ALREADY_PROCESSED = "Token already processed";
+    BACKCHANNEL_FAILED = "Logout failed";
 }

@@ -114,6 +114,11 @@ impl Oidc {
         &self.inner.cfg
     }
 
+    /// The HTTP client of every provider call (timeouts and TLS verification from the settings).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
     /// The endpoints: the `OIDC_OP_*` settings, completed by the discovery document when
     /// `MEET_OIDC_ISSUER` is set (fetched once, retried on the next call after a failure).
     pub async fn endpoints(&self) -> Result<Arc<Endpoints>, OidcError> {
@@ -254,6 +259,17 @@ impl Oidc {
         Ok(token.claims)
     }
 
+    /// Verifies the signature of a back-channel logout token (RS256 or ES256, a key of the
+    /// provider's JWKS) and returns its claims; the claim checks are the caller's.
+    pub async fn verify_logout_token(&self, raw: &str) -> Result<Map<String, Value>, OidcError> {
+        let token = jws::parse(raw)?;
+        if !matches!(token.header.alg.as_str(), "RS256" | "ES256") {
+            return Err(JwsError::WrongAlgorithm(token.header.alg.clone()).into());
+        }
+        self.verify_signature(&token).await?;
+        Ok(token.claims)
+    }
+
     /// Calls userinfo with `access_token`. A signed JWT answer (`application/jwt`) is verified like
     /// an ID token's signature (its `nonce`, if any, is ignored: B6); a JSON answer is taken as is.
     pub async fn userinfo(&self, access_token: &str) -> Result<Map<String, Value>, OidcError> {
@@ -288,7 +304,7 @@ impl Oidc {
     }
 }
 
-fn transport(e: reqwest::Error) -> OidcError {
+pub(crate) fn transport(e: reqwest::Error) -> OidcError {
     let kind = if e.is_timeout() {
         "timeout"
     } else if e.is_connect() {

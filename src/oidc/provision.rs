@@ -75,14 +75,14 @@ pub fn short_name(cfg: &OidcConfig, claims: &Map<String, Value>) -> Option<Strin
 }
 
 /// Django's `^[\w.@+-]+\Z` (Unicode word characters), at most 255 characters.
-fn sub_is_valid(sub: &str) -> bool {
+pub(crate) fn sub_is_valid(sub: &str) -> bool {
     !sub.is_empty()
         && sub.chars().count() <= 255
         && sub.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '@' | '+' | '-'))
 }
 
 /// A deliberately simple e-mail check (one `@`, a dotted or local domain, no spaces, ≤ 254).
-fn email_is_valid(email: &str) -> bool {
+pub(crate) fn email_is_valid(email: &str) -> bool {
     let Some((local, domain)) = email.rsplit_once('@') else { return false };
     email.len() <= 254
         && !local.is_empty()
@@ -138,7 +138,9 @@ pub async fn resolve(state: &AppState, claims: &Map<String, Value>) -> Result<Us
                 return Err(ProvisionError::Refused(Refusal::MultipleEmails));
             }
             if let Some(u) = found.pop() {
-                if u.sub.is_none() {
+                // A provisional user (now-external-api §10.3) gets its `sub`; an existing one is
+                // never overwritten (W27).
+                if u.sub.as_deref().is_none_or(str::is_empty) {
                     users::set_sub_if_null(db, u.id, sub).await?;
                 }
                 user = Some(u);

@@ -26,7 +26,7 @@ fn session_401(message: crate::i18n::MsgId) -> ApiError {
     ApiError::Challenged { message: message.into(), challenge: SESSION_CHALLENGE }
 }
 
-fn bearer_401(message: crate::i18n::MsgId) -> ApiError {
+pub(crate) fn bearer_401(message: crate::i18n::MsgId) -> ApiError {
     ApiError::Challenged { message: message.into(), challenge: BEARER_CHALLENGE }
 }
 
@@ -109,18 +109,7 @@ pub async fn issue_token(state: &AppState, body: Map<String, Value>, now: i64) -
             message: msg::EXT_DOMAIN_NOT_AUTHORIZED.into(),
         });
     }
-    let mut found = users::find_by_email_ci(&state.db, &email, 2).await?;
-    let user = match found.len() {
-        0 => return Err(ApiError::NotFoundMessage(msg::EXT_USER_NOT_FOUND.into())),
-        1 => found.remove(0),
-        // W5: the status of upstream's HTML page, as JSON.
-        _ => {
-            return Err(ApiError::ErrorMessage {
-                status: axum::http::StatusCode::BAD_REQUEST,
-                message: msg::EXT_MULTIPLE_USERS.into(),
-            })
-        }
-    };
+    let user = delegated_user(state, &email, &app.client_id).await?;
     let scope = (!app.scopes.0.is_empty()).then(|| app.scopes.0.join(" "));
     let mut claims = Map::new();
     claims.insert("client_id".into(), json!(app.client_id));
@@ -131,6 +120,51 @@ pub async fn issue_token(state: &AppState, body: Map<String, Value>, now: i64) -
         token_type: settings.jwt_token_type.clone(),
         expires_in: settings.jwt_expiration_seconds,
         scope,
+    })
+}
+
+/// The one user with this e-mail (case-insensitively); `Err` for several (W5: upstream's status,
+/// as JSON).
+async fn single_user(state: &AppState, email: &str) -> Result<Option<User>, ApiError> {
+    let mut found = users::find_by_email_ci(&state.db, email, 2).await?;
+    match found.len() {
+        0 => Ok(None),
+        1 => Ok(Some(found.remove(0))),
+        _ => Err(ApiError::ErrorMessage {
+            status: axum::http::StatusCode::BAD_REQUEST,
+            message: msg::EXT_MULTIPLE_USERS.into(),
+        }),
+    }
+}
+
+/// True when the token endpoint may create provisional users (§10.1: all three settings).
+pub fn provisional_users_enabled(state: &AppState) -> bool {
+    state.config.external_api.allow_user_creation
+        && state.config.oidc.fallback_to_email
+        && !state.config.idp.sub_field_immutable
+}
+
+/// The user an application acts for (§10.2): found by e-mail, or created as a provisional user
+/// when enabled. The insert does nothing when a concurrent request created the same provisional
+/// user (the partial unique index), and the re-read then finds it (NX-TOK-15).
+async fn delegated_user(state: &AppState, email: &str, client_id: &str) -> Result<User, ApiError> {
+    if let Some(user) = single_user(state, email).await? {
+        return Ok(user);
+    }
+    if !provisional_users_enabled(state) {
+        return Err(ApiError::NotFoundMessage(msg::EXT_USER_NOT_FOUND.into()));
+    }
+    match crate::store::provisional::insert(&state.db, email, &state.config.language_code).await {
+        Ok(Some(user)) => {
+            tracing::info!(user.id = %user.id, email = %email, client_id, "provisional user created");
+            return Ok(user);
+        }
+        Ok(None) => tracing::warn!(email = %email, client_id, "provisional user created concurrently; reading it"),
+        Err(e) => tracing::warn!(error = %e, email = %email, client_id, "provisional user not created; reading again"),
+    }
+    single_user(state, email).await?.ok_or_else(|| ApiError::ErrorMessage {
+        status: axum::http::StatusCode::CONFLICT,
+        message: msg::EXT_PROVISIONAL_FAILED.into(),
     })
 }
 
@@ -284,12 +318,15 @@ pub async fn authenticate(
             }
         }
     }
-    // The identity-provider authenticator is not available: nobody else accepts it (W15).
+    // W15: an unconfigured resource server is skipped (plain 401 `Bearer`), never an error.
+    if state.config.idp.resource_server_configured() {
+        return super::resource_server::authenticate(state, token, now).await.map(Some);
+    }
     Ok(None)
 }
 
 /// The `scope` claim, normalised (§8.1); `None` when absent or not a string (list).
-fn scopes_of(payload: &Map<String, Value>, prefix: Option<&str>) -> Option<Vec<String>> {
+pub(crate) fn scopes_of(payload: &Map<String, Value>, prefix: Option<&str>) -> Option<Vec<String>> {
     match payload.get("scope") {
         Some(Value::String(s)) => Some(token_scopes(s, prefix)),
         // W20: a list with non-string items counts as no scope.

@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "job queue", super::jobs::MIGRATION),
     (7, "applications of the external API", super::applications::MIGRATION),
     (9, "file uploads and purged recording objects", super::files::MIGRATION),
+    (10, "provisional users: one e-mail per user without sub", super::provisional::MIGRATION),
 ];
 
 /// Upstream's `0014_room_pin_code` and `0022_user_default_room_access_level_and_more`. SQLite

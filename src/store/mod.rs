@@ -7,6 +7,7 @@ pub mod exec;
 pub mod files;
 pub mod jobs;
 pub mod migrations;
+pub mod provisional;
 pub mod recordings;
 pub mod roomkit;
 pub mod rooms;

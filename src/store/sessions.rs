@@ -77,3 +77,18 @@ pub async fn delete(db: &Db, key: &str) -> Result<(), StoreError> {
 pub async fn purge_expired(db: &Db) -> Result<u64, StoreError> {
     Q::new("DELETE FROM meet_session WHERE expire_date <= $1").bind(now()).execute(db).await
 }
+
+/// The keys of the unexpired sessions logged in as `user`.
+pub async fn keys_of_user(db: &Db, user: Uuid) -> Result<Vec<String>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct KeyRow {
+        session_key: String,
+    }
+    let rows: Vec<KeyRow> =
+        Q::new("SELECT session_key FROM meet_session WHERE user_id = $1 AND expire_date > $2 ORDER BY session_key")
+            .bind(user)
+            .bind(now())
+            .fetch_all(db)
+            .await?;
+    Ok(rows.into_iter().map(|r| r.session_key).collect())
+}

@@ -56,7 +56,7 @@ pub const USER_COLUMNS: &str = "id, sub, email, admin_email, full_name, short_na
 pub async fn create(db: &Db, new: NewUser, default_language: &str) -> Result<User, StoreError> {
     let t = now();
     Q::new(format!(
-        "INSERT INTO meet_user ({USER_COLUMNS}) VALUES ($1, $2, $3, NULL, $4, $5, $6, 'UTC', $7, false, false, false, '!', NULL, $8, $8, NULL, $9) RETURNING {USER_COLUMNS}"
+        "INSERT INTO meet_user ({USER_COLUMNS}) VALUES ($1, $2, $3, NULL, $4, $5, $6, 'UTC', $7, false, false, false, $10, NULL, $8, $8, NULL, $9) RETURNING {USER_COLUMNS}"
     ))
     .bind(Uuid::new_v4())
     .bind(new.sub)
@@ -67,6 +67,8 @@ pub async fn create(db: &Db, new: NewUser, default_language: &str) -> Result<Use
     .bind(new.is_active.unwrap_or(true))
     .bind(t)
     .bind(serde_json::json!({}))
+    // Django's unusable password at upstream HEAD: `!` and 40 random characters (NO-OIDC-6).
+    .bind(format!("!{}", crate::domain::random_token(40)))
     .fetch_one(db)
     .await
 }
@@ -158,9 +160,10 @@ pub async fn update_claims(db: &Db, id: Uuid, update: ClaimsUpdate) -> Result<()
     Ok(())
 }
 
-/// Stores `sub` on a user found through the e-mail fallback whose `sub` is still NULL (S11).
+/// Stores `sub` on a user found through the e-mail fallback whose `sub` is still NULL or empty
+/// (S11; a provisional user adopted at its first login, now-external-api §10.3, W27).
 pub async fn set_sub_if_null(db: &Db, id: Uuid, sub: &str) -> Result<(), StoreError> {
-    Q::new("UPDATE meet_user SET sub = $1, updated_at = $2 WHERE id = $3 AND sub IS NULL")
+    Q::new("UPDATE meet_user SET sub = $1, updated_at = $2 WHERE id = $3 AND (sub IS NULL OR sub = '')")
         .bind(sub)
         .bind(now())
         .bind(id)

@@ -131,7 +131,7 @@ fn check_body(req: Req, kind: &str, level: &str, method: &str, r: &Resp, detail:
     match r.status.as_u16() {
         401 => {
             assert_eq!(body, json!({"detail": UNAUTH}), "{what}");
-            assert_eq!(r.header("www-authenticate"), Some("Bearer realm=\"api\""), "{what}");
+            assert_eq!(r.header("www-authenticate"), Some("Session"), "{what}");
         }
         405 => assert_eq!(body, json!({"detail": format!("Method \"{method}\" not allowed.")}), "{what}"),
         403 => {

@@ -1,15 +1,22 @@
 //! Bearer tokens on the API (users-auth-rooms §4.9, AA statements) against the provider double's
 //! userinfo endpoint: exact 401 bodies, user creation, no CSRF and no session, caching, timeouts
-//! and the opt-out setting.
+//! and the setting that keeps them (`MEET_OIDC_BEARER_ENABLED`, off by default since upstream HEAD
+//! accepts sessions only, now-external-api §14).
 
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::auth::spawn;
 use crate::support::oidc::{Idp, UserinfoFormat};
 use crate::support::{Resp, TestApp, TestClient};
+
+/// An app with bearer tokens enabled on the internal API (the reference's behaviour).
+async fn spawn(idp: &Idp, extra: &[(&str, &str)]) -> TestApp {
+    let mut vars = vec![("MEET_OIDC_BEARER_ENABLED", "true")];
+    vars.extend_from_slice(extra);
+    crate::auth::spawn(idp, &vars).await
+}
 
 async fn get_me(app: &TestApp, token: &str) -> Resp {
     let c = app.client();
@@ -186,6 +193,11 @@ async fn s3_bearer_authentication_can_be_turned_off() {
     let idp = Idp::start().await;
     let app = spawn(&idp, &[("MEET_OIDC_BEARER_ENABLED", "false")]).await;
     let t = idp.access_token_for(json!({"sub": "a"}));
-    assert_401(&get_me(&app, &t).await, "Authentication credentials were not provided.");
+    let r = get_me(&app, &t).await;
+    assert_eq!(
+        (r.status.as_u16(), r.json()),
+        (401, json!({"detail": "Authentication credentials were not provided."}))
+    );
+    assert_eq!(r.header("www-authenticate"), Some("Session"), "NU-API-1: session only");
     assert_eq!(idp.with(|s| s.userinfo_calls), 0);
 }

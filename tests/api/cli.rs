@@ -91,3 +91,20 @@ fn serve_binds_the_given_address_and_stops_gracefully_on_sigterm() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn nm_mrg_6_merge_duplicate_users_dry_run_on_an_empty_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = meet()
+        .args(["merge-duplicate-users", "--dry-run", "--email-filter", "@example.com"])
+        .env("MEET_DATA_DIR", dir.path())
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "[DRY-RUN] No changes will be written.\n[INFO] Filtering emails containing '@example.com'.\n\
+         [INFO] No duplicate users found. Nothing to do.\n"
+    );
+}

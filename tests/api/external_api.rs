@@ -505,7 +505,9 @@ fn addons_claims(user: Uuid, scope: &str) -> Value {
 
 #[tokio::test]
 async fn nx_auth_7_nx_room_14_addon_tokens_act_within_their_scopes() {
-    let app = spawn(&[("ADDONS_ENABLED", "true"), ("ADDONS_TOKEN_SECRET_KEY", ADDONS_KEY)]).await;
+    let app =
+        spawn(&[("ADDONS_ENABLED", "true"), ("ADDONS_TOKEN_SECRET_KEY", ADDONS_KEY), ("ADDONS_CSRF_SECRET", "csrf")])
+            .await;
     let (jane, jane_client) = app.logged_in("jane@example.com").await;
     let default = jwt(&addons_claims(jane.id, "rooms:create"), ADDONS_KEY);
     let r = bearer(&app, Method::POST, ROOMS, &default, None).await;
@@ -523,7 +525,9 @@ async fn nx_auth_7_nx_room_14_addon_tokens_act_within_their_scopes() {
 
 #[tokio::test]
 async fn nx_auth_8_addon_token_failures_and_the_flag() {
-    let app = spawn(&[("ADDONS_ENABLED", "true"), ("ADDONS_TOKEN_SECRET_KEY", ADDONS_KEY)]).await;
+    let app =
+        spawn(&[("ADDONS_ENABLED", "true"), ("ADDONS_TOKEN_SECRET_KEY", ADDONS_KEY), ("ADDONS_CSRF_SECRET", "csrf")])
+            .await;
     let user = app.create_user("jane@example.com").await;
     let with = |k: &str, v: Value| {
         let mut c = addons_claims(user.id, "rooms:list");

@@ -196,7 +196,8 @@ async fn s4_10_https_requests_without_origin_need_a_same_origin_referer() {
 
 #[tokio::test]
 async fn s4_9_bearer_header_errors_are_401_with_www_authenticate() {
-    let app = TestApp::spawn().await;
+    // The reference's bearer authentication, kept behind its setting (now-external-api §14).
+    let app = TestApp::spawn_with(&[("MEET_OIDC_BEARER_ENABLED", "true")]).await;
     let c = app.client();
     let r =
         TestClient::send(c.request(reqwest::Method::GET, "/api/v1.0/config/").header("Authorization", "Bearer")).await;

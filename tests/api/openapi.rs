@@ -168,6 +168,9 @@ async fn openapi_every_operation_answers_as_documented() {
         ("APPLICATION_JWT_SECRET_KEY", "openapi-application-key"),
         ("APPLICATION_BASE_URL", "http://localhost:3000"),
         ("FILE_UPLOAD_ENABLED", "true"),
+        ("ADDONS_ENABLED", "true"),
+        ("ADDONS_TOKEN_SECRET_KEY", "openapi-addons-key"),
+        ("ADDONS_CSRF_SECRET", "openapi-addons-csrf"),
     ])
     .await;
     let app = &rig.app;
@@ -563,6 +566,35 @@ async fn openapi_every_operation_answers_as_documented() {
     assert_eq!(spec.valid(&stranger_client, patch.clone(), t, &p, &json!({})).await, 404);
     assert_eq!(spec.call(&client, delete.clone(), t, &p, None).await, 204);
     assert_eq!(spec.call(&client, delete.clone(), t, &p, None).await, 404);
+    // Add-on sessions (now-external-api §12).
+    let t = "/api/v1.0/addons/sessions/init/";
+    let started = TestClient::send(anon.request(post.clone(), t)).await;
+    assert_eq!(spec.check(t, &post, &started), 201);
+    let off = TestApp::spawn().await;
+    assert_eq!(spec.check(t, &post, &TestClient::send(off.client().request(post.clone(), t)).await), 404);
+    let sid = started.header("set-cookie").unwrap().split(';').next().unwrap().split_once('=').unwrap().1.to_string();
+    let transit = started.json()["transit_token"].as_str().unwrap().to_string();
+    let csrf = started.json()["csrf_token"].as_str().unwrap().to_string();
+    let t = "/api/v1.0/addons/sessions/poll/";
+    let poll = |sid: &str, csrf: Option<&str>| {
+        let mut rb = anon.request(post.clone(), t).header("cookie", format!("addonsSid={sid}"));
+        if let Some(c) = csrf {
+            rb = rb.header("x-csrftoken", c);
+        }
+        TestClient::send(rb)
+    };
+    assert_eq!(spec.check(t, &post, &poll(&sid, Some(&csrf)).await), 202);
+    assert_eq!(spec.check(t, &post, &poll(&sid, None).await), 400);
+    let ghost_csrf = meet::service::addons::csrf_token("openapi-addons-csrf", "ghost");
+    assert_eq!(spec.check(t, &post, &poll("ghost", Some(&ghost_csrf)).await), 404);
+    let t = "/api/v1.0/addons/sessions/exchange/";
+    assert_eq!(spec.valid(&client, post.clone(), t, t, &json!({"transit_token": transit})).await, 200);
+    assert_eq!(spec.call(&client, post.clone(), t, t, Some(&json!({}))).await, 400);
+    let orphan = json!({"session_id": "gone", "state": "pending"});
+    app.state.cache.set("addons_transit_orphan", &orphan.to_string(), None).await.unwrap();
+    assert_eq!(spec.call(&client, post.clone(), t, t, Some(&json!({"transit_token": "orphan"}))).await, 404);
+    let t = "/api/v1.0/addons/sessions/poll/";
+    assert_eq!(spec.check(t, &post, &poll(&sid, Some(&csrf)).await), 200);
 
     // Room deletion last (it cascades).
     let t = "/api/v1.0/rooms/{id}/";

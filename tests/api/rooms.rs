@@ -84,7 +84,7 @@ async fn r_5_anonymous_create_is_401() {
     let app = spawn(&[]).await;
     let r = app.client().post(ROOMS, &json!({"name": "my room"})).await;
     assert_eq!(r.status, 401);
-    assert_eq!(r.header("www-authenticate"), Some("Bearer realm=\"api\""));
+    assert_eq!(r.header("www-authenticate"), Some("Session"));
     assert!(meet::store::rooms::get_by_slug(&app.state.db, "my-room").await.unwrap().is_none());
 }
 

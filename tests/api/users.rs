@@ -12,7 +12,7 @@ async fn u_1_u_5_anonymous_is_401() {
         let r = c.get(path).await;
         assert_eq!(r.status, 401, "{path}");
         assert_eq!(r.json(), json!({"detail": "Authentication credentials were not provided."}));
-        assert_eq!(r.header("www-authenticate"), Some("Bearer realm=\"api\""));
+        assert_eq!(r.header("www-authenticate"), Some("Session"));
     }
 }
 

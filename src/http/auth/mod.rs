@@ -5,6 +5,7 @@
 //! B4 (redirect URLs default to `/`), B22 (a user switch keeps `returnTo` and the ID token), and
 //! every failed callback goes to the failure URL with a log line instead of a 400/500.
 
+pub mod backchannel;
 pub mod support;
 
 use axum::body::Bytes;
@@ -29,16 +30,22 @@ use crate::store::users;
 use support::{failure_url, method_gate, query, redirect, success_url, Session};
 
 /// The paths served here (also fed to the trailing-slash redirect matcher).
-pub const PATHS: &[&str] =
-    &["/api/v1.0/authenticate/", "/api/v1.0/callback/", "/api/v1.0/logout/", "/api/v1.0/logout-callback/"];
+pub const PATHS: &[&str] = &[
+    "/api/v1.0/authenticate/",
+    "/api/v1.0/callback/",
+    "/api/v1.0/logout/",
+    "/api/v1.0/logout-callback/",
+    "/api/v1.0/backchannel-logout/",
+];
 
-/// The four OIDC routes.
+/// The OIDC routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(PATHS[0], any(authenticate))
         .route(PATHS[1], any(callback))
         .route(PATHS[2], any(logout))
         .route(PATHS[3], any(logout_callback))
+        .route(PATHS[4], any(backchannel::logout))
 }
 
 fn respond(r: Result<Response, ApiError>) -> Response {
@@ -80,7 +87,8 @@ async fn start_login(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result
     let origin = origin(state, headers);
     let mut sess = Session::load(state, headers).await?;
     let return_to = q.get(&cfg.redirect_field_name).and_then(|v| support::safe_return_to(v, &origin, cfg));
-    let silent = q.get("silent").is_some_and(|v| v == "true");
+    // Upstream HEAD compares case-insensitively (NO-OIDC-1).
+    let silent = q.get("silent").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let oidc_state = random_token(32);
     let nonce = cfg.use_nonce.then(|| random_token(32));
     let verifier = endpoints.pkce.then(|| random_token(64));
@@ -93,8 +101,17 @@ async fn start_login(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result
         sess.data.remove("silent");
     }
     let cookies = sess.persist(state).await?;
-    let url =
-        authorization_url(state, &endpoints, &origin, &oidc_state, nonce.as_deref(), verifier.as_deref(), silent)?;
+    let hint = q.get("login_hint").map(String::as_str);
+    let url = authorization_url(
+        state,
+        &endpoints,
+        &origin,
+        &oidc_state,
+        nonce.as_deref(),
+        verifier.as_deref(),
+        silent,
+        hint,
+    )?;
     Ok(redirect(&url, cookies))
 }
 
@@ -110,6 +127,7 @@ fn py_str(v: &Value) -> String {
 }
 
 /// The authorization request, parameters in the reference's order (O-1), PKCE when advertised.
+#[allow(clippy::too_many_arguments)]
 fn authorization_url(
     state: &AppState,
     endpoints: &Endpoints,
@@ -118,6 +136,7 @@ fn authorization_url(
     nonce: Option<&str>,
     verifier: Option<&str>,
     silent: bool,
+    login_hint: Option<&str>,
 ) -> Result<String, ApiError> {
     let cfg = &state.config.oidc;
     let endpoint = endpoints.authorization.as_deref().unwrap_or_default();
@@ -138,6 +157,10 @@ fn authorization_url(
             } else {
                 qp.append_pair(k, &py_str(v));
             }
+        }
+        // Forwarded from the request when present and non-empty (NO-OIDC-2).
+        if let Some(hint) = login_hint.filter(|h| !h.is_empty()) {
+            qp.append_pair("login_hint", hint);
         }
         if silent && !prompt_done {
             qp.append_pair("prompt", "none");
@@ -167,6 +190,19 @@ async fn finish_login(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Resul
     let mut sess = Session::load(state, headers).await?;
     if let Some(error) = q.get("error") {
         tracing::info!(error = error.as_str(), "the identity provider answered the login with an error");
+        if error == "login_required" && sess.data.contains_key("silent") {
+            // Upstream HEAD (NO-OIDC-3): a failed silent login needs a state of this session; the
+            // state is kept and nobody is logged out.
+            let valid = q.get("state").is_some_and(|st| sess.states().is_some_and(|m| m.contains_key(st)));
+            if !valid {
+                tracing::warn!("state validation failed during silent login");
+                return Ok(support::bad_request());
+            }
+            sess.data.remove("silent");
+            let target = success_url(cfg, &sess.data);
+            let cookies = sess.persist(state).await?;
+            return Ok(redirect(&target, cookies));
+        }
         if let Some(st) = q.get("state") {
             sess.take_state(st);
         }
@@ -249,11 +285,19 @@ async fn login(
         data.insert("oidc_id_token".into(), Value::String(id_token));
     }
     data.insert("oidc_id_token_expiration".into(), json!(now_secs() + 900.0));
+    // W47: the provider session id comes from the verified ID token, not the token response.
+    let sid = id_claims.get("sid").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
+    data.insert("oidc_sid".into(), sid.clone().map(Value::String).unwrap_or(Value::Null));
     let target = success_url(cfg, &data);
     if let Some(old) = sess.key.take() {
         state.sessions.delete(&old).await.map_err(|e| format!("session store: {e}"))?;
     }
     let key = state.sessions.create_for_user(user.id, data).await.map_err(|e| format!("session store: {e}"))?;
+    if let Some(sid) = sid {
+        if let Err(e) = state.cache.set(&backchannel::sid_key(&sid), &key, Some(crate::sessions::SESSION_AGE)).await {
+            tracing::warn!(error = %e, "could not index the session by its provider session id");
+        }
+    }
     if let Err(e) = users::touch_last_login(&state.db, user.id).await {
         tracing::warn!(error = %e, "could not record last_login");
     }
@@ -333,6 +377,11 @@ async fn finish_logout(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Resu
             (None, _) => Vec::new(),
         };
         return Ok(redirect(&target, cookies));
+    }
+    if !q.contains_key("state") {
+        // Upstream HEAD (NO-OIDC-8, W45): some providers call back without state before the real
+        // logout; the user stays logged in and the frontend re-checks.
+        return Ok(redirect(&target, Vec::new()));
     }
     if sess.take_state(st).is_none() {
         tracing::warn!("OIDC callback state not found in session `oidc_states`!");

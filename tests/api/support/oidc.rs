@@ -26,6 +26,9 @@ use super::oidc_keys;
 
 pub const CLIENT_ID: &str = "meet";
 pub const CLIENT_SECRET: &str = "test-client-secret";
+/// Credentials of the resource server at the introspection endpoint.
+pub const RS_CLIENT_ID: &str = "meet-rs";
+pub const RS_CLIENT_SECRET: &str = "test-rs-secret";
 
 /// How userinfo answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,8 +68,13 @@ pub struct Script {
     pub last_authorize: HashMap<String, String>,
     pub last_token_form: HashMap<String, String>,
     pub end_session_calls: Vec<HashMap<String, String>>,
+    /// Status answered by the introspection endpoint instead of the token's description.
+    pub introspection_failure: Option<u16>,
+    /// The form of every introspection request, in order.
+    pub introspection_calls: Vec<HashMap<String, String>>,
     codes: HashMap<String, Grant>,
     access_tokens: HashMap<String, Value>,
+    introspections: HashMap<String, Value>,
 }
 
 #[derive(Clone)]
@@ -131,8 +139,11 @@ impl Idp {
             last_authorize: HashMap::new(),
             last_token_form: HashMap::new(),
             end_session_calls: Vec::new(),
+            introspection_failure: None,
+            introspection_calls: Vec::new(),
             codes: HashMap::new(),
             access_tokens: HashMap::new(),
+            introspections: HashMap::new(),
         };
         let inner = Arc::new(Inner { base: base.clone(), keys, script: Mutex::new(script) });
         let app = Router::new()
@@ -142,6 +153,7 @@ impl Idp {
             .route("/token", post(token))
             .route("/userinfo", get(userinfo))
             .route("/logout", get(end_session))
+            .route("/introspect", post(introspect))
             .with_state(inner.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -164,6 +176,27 @@ impl Idp {
         let t = random();
         self.with(|s| s.access_tokens.insert(t.clone(), claims));
         t
+    }
+
+    /// An opaque access token (never valid base64: it holds a `-`) whose introspection answers
+    /// `description` (RFC 7662); unknown tokens are `{"active": false}`.
+    pub fn introspectable(&self, description: Value) -> String {
+        let t = format!("rs-{}", random());
+        self.with(|s| s.introspections.insert(t.clone(), description));
+        t
+    }
+
+    /// The settings of the resource server pointing at this provider's introspection endpoint.
+    pub fn rs_vars(&self) -> Vec<(String, String)> {
+        [
+            ("OIDC_OP_URL", self.base.clone()),
+            ("OIDC_OP_INTROSPECTION_ENDPOINT", format!("{}/introspect", self.base)),
+            ("OIDC_RS_CLIENT_ID", RS_CLIENT_ID.into()),
+            ("OIDC_RS_CLIENT_SECRET", RS_CLIENT_SECRET.into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
     }
 
     /// The app settings pointing at this provider (explicit endpoints, no discovery).
@@ -377,4 +410,26 @@ async fn userinfo(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Respon
 async fn end_session(State(inner): State<Arc<Inner>>, Query(q): Query<HashMap<String, String>>) -> Response {
     inner.script.lock().unwrap().end_session_calls.push(q);
     (StatusCode::OK, "logged out at the provider").into_response()
+}
+
+/// RFC 7662 token introspection: client credentials in the form (`client_secret_post`), the
+/// scripted description of a known token, `{"active": false}` otherwise.
+async fn introspect(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
+    let f: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let mut s = inner.script.lock().unwrap();
+    s.introspection_calls.push(f.clone());
+    if let Some(status) = s.introspection_failure {
+        return oauth_error(StatusCode::from_u16(status).unwrap(), "server_error");
+    }
+    let form =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) == Some("application/x-www-form-urlencoded");
+    if !form {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+    }
+    let get = |k: &str| f.get(k).map(String::as_str);
+    if get("client_id") != Some(RS_CLIENT_ID) || get("client_secret") != Some(RS_CLIENT_SECRET) {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    }
+    let answer = get("token").and_then(|t| s.introspections.get(t)).cloned().unwrap_or(json!({"active": false}));
+    Json(answer).into_response()
 }
