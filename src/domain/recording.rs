@@ -23,10 +23,14 @@ pub enum Status {
     FailedToStart,
     FailedToStop,
     NotificationSucceeded,
+    /// The summary service reported its job done (now-recordings §13).
+    ExternalProcessSuccessful,
+    /// The summary service reported its job failed.
+    ExternalProcessFailed,
 }
 
 impl Status {
-    pub const ALL: [Status; 8] = [
+    pub const ALL: [Status; 10] = [
         Status::Initiated,
         Status::Active,
         Status::Stopped,
@@ -35,6 +39,8 @@ impl Status {
         Status::FailedToStart,
         Status::FailedToStop,
         Status::NotificationSucceeded,
+        Status::ExternalProcessSuccessful,
+        Status::ExternalProcessFailed,
     ];
 
     pub fn parse(s: &str) -> Option<Status> {
@@ -51,6 +57,8 @@ impl Status {
             Status::FailedToStart => "failed_to_start",
             Status::FailedToStop => "failed_to_stop",
             Status::NotificationSucceeded => "notification_succeeded",
+            Status::ExternalProcessSuccessful => "external_process_successful",
+            Status::ExternalProcessFailed => "external_process_failed",
         }
     }
 
@@ -64,9 +72,16 @@ impl Status {
         Status::Saved.allowed_from().contains(&self)
     }
 
-    /// The file is known to exist (B4: both `saved` and `notification_succeeded`).
+    /// The file is known to exist (B4, NRC-MOD-2: `saved`, `notification_succeeded` and both
+    /// external-process outcomes).
     pub fn is_saved(self) -> bool {
-        matches!(self, Status::Saved | Status::NotificationSucceeded)
+        matches!(
+            self,
+            Status::Saved
+                | Status::NotificationSucceeded
+                | Status::ExternalProcessSuccessful
+                | Status::ExternalProcessFailed
+        )
     }
 
     /// The statuses a compare-and-set transition to `self` may start from (§11.3.1).
@@ -80,6 +95,13 @@ impl Status {
             Status::FailedToStop => &[Status::Active],
             Status::Saved => &[Status::Active, Status::Stopped, Status::FailedToStop],
             Status::NotificationSucceeded => &[Status::Saved],
+            // only a saved recording's job can end, and its outcome may be corrected.
+            Status::ExternalProcessSuccessful | Status::ExternalProcessFailed => &[
+                Status::Saved,
+                Status::NotificationSucceeded,
+                Status::ExternalProcessSuccessful,
+                Status::ExternalProcessFailed,
+            ],
         }
     }
 }
@@ -390,7 +412,15 @@ mod tests {
         let savable: Vec<_> = Status::ALL.into_iter().filter(|s| s.is_savable()).collect();
         assert_eq!(savable, [Status::Active, Status::Stopped, Status::FailedToStop]);
         let saved: Vec<_> = Status::ALL.into_iter().filter(|s| s.is_saved()).collect();
-        assert_eq!(saved, [Status::Saved, Status::NotificationSucceeded]);
+        assert_eq!(
+            saved,
+            [
+                Status::Saved,
+                Status::NotificationSucceeded,
+                Status::ExternalProcessSuccessful,
+                Status::ExternalProcessFailed
+            ]
+        );
     }
 
     #[test]

@@ -139,4 +139,8 @@ messages! {
     EXT_INSUFFICIENT_PERMISSIONS = "Insufficient permissions.";
     EXT_INSUFFICIENT_SCOPE = "Insufficient permissions. Required scope: {scope}";
     EXT_PUBLIC_ROOMS_DISABLED = "Public rooms are disabled for the external API.";
+    // Recordings at upstream HEAD (now-recordings §6–§13): upstream's texts, untranslated upstream.
+    REC_INVALID_REQUEST_DATA = "Invalid request data.";
+    REC_INVALID_BUCKET = "Invalid bucket specified.";
+    REC_INVALID_AUTHORIZATION_FORMAT = "Invalid authorization header format.";
 }

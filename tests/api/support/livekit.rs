@@ -360,6 +360,18 @@ async fn handle(
             };
             encode(json_body, &dispatch)
         }
+        ("livekit.AgentDispatchService", "DeleteDispatch") => {
+            let req: proto::DeleteAgentDispatchRequest = match decode(json_body, &body) {
+                Ok(r) => r,
+                Err(e) => return e,
+            };
+            if !grants.room_admin || grants.room != req.room {
+                return twirp_error(StatusCode::FORBIDDEN, "permission_denied", "roomAdmin grant on the room needed");
+            }
+            record(serde_json::to_value(&req).unwrap());
+            let dispatch = proto::AgentDispatch { id: req.dispatch_id, room: req.room, ..Default::default() };
+            encode(json_body, &dispatch)
+        }
         ("livekit.RoomService", "DeleteRoom") => {
             if !grants.room_create {
                 return twirp_error(StatusCode::FORBIDDEN, "permission_denied", "roomCreate grant needed");
