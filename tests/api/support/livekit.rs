@@ -30,6 +30,8 @@ pub enum Failure {
     Html502,
     /// Never answers (until the client gives up).
     Hang,
+    /// Answers normally after this many milliseconds.
+    Delay(u64),
 }
 
 /// One RPC received (after authentication succeeded).
@@ -258,6 +260,9 @@ async fn handle(
         }
         Some(Failure::Hang) => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+        Some(Failure::Delay(ms)) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
         }
         None => {}
     }
