@@ -147,6 +147,20 @@ fn read_head(r: &mut Reader<'_>, warnings: &mut Vec<String>) -> HeadConfig {
         ));
     }
     let download_base_url = r.opt_string("RECORDING_DOWNLOAD_BASE_URL").map(|u| u.trim_end_matches('/').to_string());
+    if let Some(endpoint) = r.opt_string("SUMMARY_SERVICE_ENDPOINT") {
+        if summary_version == 1 {
+            warnings
+                .push("SUMMARY_SERVICE_VERSION=1 is deprecated upstream: set 2 for the current summary service".into());
+            if endpoint.contains("/api/v2/") {
+                warnings.push(format!(
+                    "SUMMARY_SERVICE_ENDPOINT {endpoint} looks like a version 2 route while SUMMARY_SERVICE_VERSION=1 (R-6)"
+                ));
+            }
+        }
+    }
+    if r.raw("SCREEN_RECORDING_BASE_URL").is_some() {
+        warnings.push("SCREEN_RECORDING_BASE_URL is deprecated: set RECORDING_DOWNLOAD_BASE_URL".into());
+    }
     HeadConfig {
         event_parser,
         download_base_url,
@@ -388,6 +402,35 @@ mod tests {
         assert_eq!(c.recording.screen_recording_base_url, None);
         let c = cfg(&[("SUMMARY_SERVICE_API_TOKEN", "t"), ("SCREEN_RECORDING_BASE_URL", "https://h/recordings/")]);
         assert_eq!(c.recording.screen_recording_base_url.as_deref(), Some("https://h/recordings"));
+    }
+
+    #[test]
+    fn head_settings_defaults_validation_and_masking() {
+        let c = cfg(&[("SUMMARY_SERVICE_WEBHOOK_API_TOKEN", "hook"), ("RECORDING_ENCODING_ENABLED", "true")]);
+        let h = &c.recording.head;
+        assert_eq!((h.summary_version, h.signed_url_expiry.as_secs()), (1, 86_400));
+        assert_eq!(h.metadata_collector_agent_name, "metadata-collector");
+        assert_eq!(h.metadata_collector_output_folder, "metadata");
+        let e = h.encoding.as_ref().expect("encoding on");
+        assert_eq!(
+            (e.width, e.height, e.framerate, e.video_bitrate_kbps, e.audio_bitrate_kbps),
+            (1280, 720, 30, 3000, 128)
+        );
+        assert_eq!(e.key_frame_interval_s, 4.0);
+        let d = c.describe();
+        assert_eq!(d["SUMMARY_SERVICE_WEBHOOK_API_TOKEN"], "***");
+        assert_eq!(d["RECORDING_ENCODING_FRAMERATE"], "30");
+        for bad in [
+            ("SUMMARY_SERVICE_VERSION", "3"),
+            ("RECORDING_EVENT_PARSER_CLASS", "x.Parser"),
+            ("SUMMARY_SERVICE_CLOUD_STORAGE_SIGNED_URL_EXPIRY_SECONDS", "700000"),
+        ] {
+            assert!(crate::config::from_pairs(&[bad]).is_err(), "{bad:?}");
+        }
+        let c = cfg(&[("RECORDING_DOWNLOAD_BASE_URL", "https://a/r/"), ("SCREEN_RECORDING_BASE_URL", "https://b")]);
+        assert_eq!(c.recording.download_base(), Some("https://a/r"));
+        assert!(!cfg(&[("RECORDING_VERIFY_SSL", "false")]).recording.verify_ssl, "legacy name still read");
+        assert!(cfg(&[("RECORDING_VERIFY_SSL", "false"), ("LIVEKIT_VERIFY_SSL", "true")]).recording.verify_ssl);
     }
 
     #[test]

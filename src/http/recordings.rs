@@ -114,8 +114,8 @@ pub struct ExternalProcessIn {
     pub status: Option<String>,
 }
 
-/// The object-store event notification (S3 / MinIO), the parts `domain::recording::
-/// read_storage_event` reads: the first record's bucket, object key and content type.
+/// The object-store event notification (S3 / MinIO), the parts `domain::recording_head::
+/// read_event` reads: the first record's bucket, object key and content type.
 #[derive(Debug, schemars::JsonSchema)]
 pub struct StorageEventIn {
     #[serde(rename = "Records")]

@@ -177,3 +177,18 @@ async fn rs_12_s2_nrc_sh_3_nrc_sh_7_only_the_exact_key_saves_a_recording() {
     assert_eq!(r.status, 200);
     assert_eq!(rig.smtp.wait_for(1).await.len(), 1);
 }
+
+#[tokio::test]
+async fn nrc_sh_9_nrc_sh_10_the_s3_parser_guesses_the_type_and_ignores_unknown_extensions() {
+    let rig = rig(&[("RECORDING_EVENT_PARSER_CLASS", "core.recording.event.parsers.S3Parser")]).await;
+    let (room, _, owner) = room_and_user(&rig.app, Some("owner")).await;
+    let rec = started(&rig, &owner, room.id, "screen_recording").await;
+    let s3_event = |key: &str| json!({"Records": [{"s3": {"bucket": {"name": BUCKET}, "object": {"key": key}}}]});
+    let r = hook(&rig.app, &s3_event(&format!("recordings/{}.zzunknown999", rec.id))).await;
+    assert_eq!((r.status.as_u16(), r.json()), (200, json!({"message": "Notification ignored."})), "R-13");
+    let r = hook(&rig.app, &json!({"Records": [{"s3": {"bucket": {"name": BUCKET}, "object": {"key": null}}}]})).await;
+    assert_eq!((r.status.as_u16(), r.json()), (403, json!({"detail": "Invalid request data."})));
+    let r = hook(&rig.app, &s3_event(&format!("recordings/{}.mp4", rec.id))).await;
+    assert_eq!((r.status.as_u16(), r.json()), (200, json!({"message": "Event processed."})), "raw key, no type");
+    assert_eq!(status(&rig.app, rec.id).await, "saved");
+}
