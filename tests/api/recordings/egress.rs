@@ -86,7 +86,7 @@ async fn rw_10_rw_16_b3_stop_replies_are_mapped() {
 }
 
 #[tokio::test]
-async fn re_16_rw_16_b3_stop_failures() {
+async fn re_16_rw_16_b3_nrc_stop_3_stop_failures() {
     let rig = rig(&[]).await;
     let (room, _, owner) = room_and_user(&rig.app, Some("owner")).await;
     // A Twirp error: failed_to_stop and a JSON 500.
