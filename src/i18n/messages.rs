@@ -154,4 +154,8 @@ messages! {
     BACKCHANNEL_NO_SUB_OR_SID = "Token must contain either sub or sid claim";
     BACKCHANNEL_ALREADY_PROCESSED = "Token already processed";
     BACKCHANNEL_FAILED = "Logout failed";
+    // Recordings at upstream HEAD (now-recordings §6–§13): upstream's texts, untranslated upstream.
+    REC_INVALID_REQUEST_DATA = "Invalid request data.";
+    REC_INVALID_BUCKET = "Invalid bucket specified.";
+    REC_INVALID_AUTHORIZATION_FORMAT = "Invalid authorization header format.";
 }

@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "room PIN code and user room defaults", ROOM_PIN_AND_USER_DEFAULTS),
     (6, "job queue", super::jobs::MIGRATION),
     (7, "applications of the external API", super::applications::MIGRATION),
+    (8, "recording options, external process id and statuses", super::recordings::MIGRATION_HEAD),
     (10, "provisional users: one e-mail per user without sub", super::provisional::MIGRATION),
 ];
 
@@ -219,6 +220,9 @@ pub async fn migrate_until(db: &Db, last: i64) -> Result<usize, StoreError> {
         execute_script(&mut tx, &render(sql, db.backend())).await?;
         if *version == 5 {
             backfill_pins(&mut tx).await?;
+        }
+        if *version == 8 {
+            super::recordings::widen_status_check(&mut tx).await?;
         }
         Q::new("INSERT INTO meet_schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
             .bind(*version)

@@ -170,6 +170,7 @@ async fn openapi_every_operation_answers_as_documented() {
         ("ADDONS_ENABLED", "true"),
         ("ADDONS_TOKEN_SECRET_KEY", "openapi-addons-key"),
         ("ADDONS_CSRF_SECRET", "openapi-addons-csrf"),
+        ("SUMMARY_SERVICE_WEBHOOK_API_TOKEN", "hook-token"),
     ])
     .await;
     let app = &rig.app;
@@ -356,7 +357,20 @@ async fn openapi_every_operation_answers_as_documented() {
     let missing = event(&format!("recordings/{unknown}.mp4"), "video/mp4");
     assert_eq!(spec.check(t, &post, &TestClient::send(hook(&missing, TOKEN)).await), 404);
     assert!(!spec.accepts(t, &post, &json!({})));
-    assert_eq!(spec.check(t, &post, &TestClient::send(hook(&json!({}), TOKEN)).await), 400);
+    assert_eq!(spec.check(t, &post, &TestClient::send(hook(&json!({}), TOKEN)).await), 403);
+
+    // The summary service's callback (its own bearer token).
+    let t = "/api/v1.0/recordings/external-process-hook/";
+    let callback = |body: &Value, token: &str| {
+        anon.request(post.clone(), t).header("authorization", format!("Bearer {token}")).json(body)
+    };
+    let done = json!({"job_id": "job-unknown", "type": "transcript", "status": "success"});
+    assert!(spec.accepts(t, &post, &done));
+    assert_eq!(spec.check(t, &post, &TestClient::send(callback(&done, "hook-token")).await), 200);
+    assert_eq!(spec.check(t, &post, &TestClient::send(callback(&done, "wrong")).await), 401);
+    assert!(!spec.accepts(t, &post, &json!({"type": "transcript"})));
+    let no_job = TestClient::send(callback(&json!({"type": "transcript"}), "hook-token")).await;
+    assert_eq!(spec.check(t, &post, &no_job), 400);
 
     // The LiveKit webhook (signed bodies).
     let t = "/api/v1.0/rooms/webhooks-livekit/";
@@ -586,14 +600,15 @@ async fn openapi_undocumented_methods_answer_405_with_the_detail_shape_and_allow
                 continue;
             }
             let mut rb = client.request(Method::from_bytes(method.as_bytes()).unwrap(), &path);
-            if template.ends_with("storage-hook/") {
+            let hook = template.ends_with("storage-hook/") || template.ends_with("external-process-hook/");
+            if hook {
                 rb = rb.header("authorization", "Bearer unused");
             }
             let resp = TestClient::send(rb).await;
             let what = format!("{method} {template}: {} {}", resp.status, resp.text);
-            if template.ends_with("storage-hook/") {
-                // Its own authentication runs first (and storage events are off here).
-                assert!([401, 403].contains(&resp.status.as_u16()), "{what}");
+            if hook {
+                // Their own authentication runs first (and storage events are off here).
+                assert!([401, 404].contains(&resp.status.as_u16()), "{what}");
             } else if template.starts_with("/external-api/v1.0/rooms/") {
                 // Bearer tokens only: a session is anonymous there, and 401 comes before 405.
                 assert_eq!(resp.status, 401, "{what}");
