@@ -32,5 +32,6 @@ mod participants;
 mod recordings;
 mod room_tokens;
 mod rooms;
+mod takeover;
 mod users;
 mod webhooks;
