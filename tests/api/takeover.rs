@@ -297,3 +297,29 @@ async fn issue15_1_a_database_older_than_the_reference_is_refused() {
     assert!(err.contains("core.0012_alter_room_access_level"), "{err}");
     assert_eq!(after, tables, "nothing was created");
 }
+
+#[tokio::test]
+async fn issue15_1_an_application_django_made_logs_in_without_a_session() {
+    let test = "issue15_1_an_application_django_made_logs_in_without_a_session";
+    let Some(db) = django_database(HEAD, test).await else { return };
+    let vars = [
+        ("EXTERNAL_API_ENABLED", "true"),
+        ("APPLICATION_ENABLED", "true"),
+        ("APPLICATION_JWT_SECRET_KEY", "application-jwt-key-for-tests"),
+    ];
+    let app = TestApp::spawn_on(db, &vars).await;
+    let client = app.client();
+    let body = json!({
+        "client_id": "kasLUOnTIiMKPKs1WvGVopCDLYX6JNfXoW9GiARw",
+        "client_secret": "integration-secret-made-by-django",
+        "grant_type": "client_credentials",
+        "scope": ALICE.1,
+    });
+    let token = client.post("/external-api/v1.0/application/token/", &body).await;
+    assert_eq!(token.status, 200, "the secret Django hashed verifies: {token:?}");
+    let bearer = token.json()["access_token"].as_str().unwrap().to_string();
+    let rooms =
+        TestClient::send(client.request(reqwest::Method::GET, "/external-api/v1.0/rooms/").bearer_auth(&bearer)).await;
+    assert_eq!(rooms.status, 200, "{rooms:?}");
+    assert_eq!(names(&rooms.json(), "slug"), set(&["board", "weekly-team-sync"]), "alice's rooms of the Django era");
+}
