@@ -222,13 +222,17 @@ pub async fn migrate_until(db: &Db, last: i64) -> Result<usize, StoreError> {
             continue;
         }
         if django {
-            // Additive only, and no data step: Django's rows stay as Django wrote them.
+            // Additive only, and no data step (they belong in the `else` branch): Django's rows
+            // stay as Django wrote them.
             super::takeover::apply(&mut tx, &render(sql, db.backend())).await?;
         } else {
             execute_script(&mut tx, &render(sql, db.backend())).await?;
             if *version == 5 {
                 backfill_pins(&mut tx).await?;
             }
+        }
+        if django {
+            super::takeover::finish(&mut tx).await?;
         }
         Q::new("INSERT INTO meet_schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
             .bind(*version)

@@ -147,6 +147,12 @@ pub(super) async fn apply(tx: &mut Tx, sql: &str) -> Result<(), StoreError> {
     for stmt in statements(sql) {
         apply_statement(tx, &stmt).await?;
     }
+    Ok(())
+}
+
+/// Ends a step over Django's schema (after anything else the step did): Django's model defaults
+/// and cascades are in place, so Django can still insert and delete as it always did.
+pub(super) async fn finish(tx: &mut Tx) -> Result<(), StoreError> {
     for (table, column, default) in DJANGO_DEFAULTS {
         if let Some(None) = column_default(tx, table, column).await? {
             set_default(tx, table, column, default).await?;
@@ -162,7 +168,7 @@ async fn apply_statement(tx: &mut Tx, stmt: &str) -> Result<(), StoreError> {
     let kw: Vec<&str> = upper.iter().map(String::as_str).collect();
     match kw.as_slice() {
         ["CREATE", "TABLE", ..] => {
-            let table = words[2];
+            let table = ident(words[2]);
             if !table_exists(tx, table).await? {
                 return execute_script(&mut *tx, stmt).await;
             }
@@ -173,7 +179,7 @@ async fn apply_statement(tx: &mut Tx, stmt: &str) -> Result<(), StoreError> {
         }
         ["ALTER", "TABLE", _, "ADD", "COLUMN", ..] => {
             let def = words[5..].join(" ");
-            add_column(tx, words[2], &def).await
+            add_column(tx, ident(words[2]), &def).await
         }
         ["CREATE", "UNIQUE", "INDEX", ..] | ["CREATE", "INDEX", ..] => {
             let Some(index) = IndexDef::parse(&shape) else { return execute_script(&mut *tx, stmt).await };
@@ -184,6 +190,11 @@ async fn apply_statement(tx: &mut Tx, stmt: &str) -> Result<(), StoreError> {
         }
         _ => execute_script(&mut *tx, stmt).await,
     }
+}
+
+/// An identifier as the catalogs spell it (`"file"` → `file`).
+fn ident(word: &str) -> &str {
+    word.trim_matches('"')
 }
 
 /// The words of a statement without `IF NOT EXISTS` (the shape is what matters here).
@@ -205,9 +216,9 @@ fn without_if_not_exists(stmt: &str) -> Vec<&str> {
 
 /// Adds a column when the table lacks it; when Django made it, only gives it meet's default.
 async fn add_column(tx: &mut Tx, table: &str, def: &str) -> Result<(), StoreError> {
-    let Some(column) = def.split_whitespace().next() else { return Ok(()) };
+    let Some(column) = def.split_whitespace().next().map(ident) else { return Ok(()) };
     match column_default(tx, table, column).await? {
-        None => execute_script(&mut *tx, &format!("ALTER TABLE {table} ADD COLUMN {def}")).await,
+        None => execute_script(&mut *tx, &format!("ALTER TABLE \"{table}\" ADD COLUMN {def}")).await,
         Some(Some(_)) => Ok(()),
         Some(None) => match declared_default(def) {
             Some(default) => set_default(tx, table, column, &default).await,
@@ -217,7 +228,7 @@ async fn add_column(tx: &mut Tx, table: &str, def: &str) -> Result<(), StoreErro
 }
 
 async fn set_default(tx: &mut Tx, table: &str, column: &str, default: &str) -> Result<(), StoreError> {
-    execute_script(&mut *tx, &format!("ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {default}")).await
+    execute_script(&mut *tx, &format!("ALTER TABLE \"{table}\" ALTER COLUMN \"{column}\" SET DEFAULT {default}")).await
 }
 
 /// `None`: no such column; `Some(None)`: a column without default.
@@ -293,7 +304,10 @@ async fn cascade_foreign_keys(tx: &mut Tx) -> Result<(), StoreError> {
             let definition = with_cascade(&fk.definition);
             execute_script(
                 &mut *tx,
-                &format!("ALTER TABLE {table} DROP CONSTRAINT \"{0}\", ADD CONSTRAINT \"{0}\" {definition}", fk.name),
+                &format!(
+                    "ALTER TABLE \"{table}\" DROP CONSTRAINT \"{0}\", ADD CONSTRAINT \"{0}\" {definition}",
+                    fk.name
+                ),
             )
             .await?;
         }
@@ -380,7 +394,7 @@ impl IndexDef {
         if !on.eq_ignore_ascii_case("ON") {
             return None;
         }
-        let table = table.split('(').next()?.rsplit('.').next()?.to_string();
+        let table = ident(table.split('(').next()?.rsplit('.').next()?).to_string();
         let open = stmt.find(" ON ").and_then(|at| stmt[at..].find('(').map(|p| p + at))?;
         let mut depth = 0;
         let mut close = None;
@@ -406,7 +420,7 @@ impl IndexDef {
             .filter(|c| !matches!(c, '(' | ')' | ' ' | '"'))
             .collect();
         let partial = stmt[close..].to_ascii_uppercase().contains("WHERE");
-        Some(IndexDef { name: name.to_string(), table, unique, columns, partial })
+        Some(IndexDef { name: ident(name).to_string(), table, unique, columns, partial })
     }
 
     fn equivalent(&self, other: &IndexDef) -> bool {
@@ -464,6 +478,16 @@ mod tests {
         let not_unique = IndexDef::parse("CREATE INDEX e ON meet_room (slug)").unwrap();
         let unique = IndexDef::parse("CREATE UNIQUE INDEX f ON meet_room (slug)").unwrap();
         assert!(!not_unique.equivalent(&unique));
+    }
+
+    #[test]
+    fn quoted_identifiers_are_read_as_the_catalogs_spell_them() {
+        let ours = IndexDef::parse("CREATE INDEX \"i\" ON \"file\" (creator_id, type, created_at DESC)").unwrap();
+        let pg =
+            IndexDef::parse("CREATE INDEX j ON public.file USING btree (creator_id, type, created_at DESC)").unwrap();
+        assert_eq!((ours.name.as_str(), ours.table.as_str()), ("i", "file"));
+        assert!(ours.equivalent(&pg));
+        assert_eq!(without_if_not_exists("CREATE TABLE IF NOT EXISTS \"file\" (x int)")[2], "\"file\"");
     }
 
     #[test]
