@@ -244,5 +244,13 @@ pub async fn migrate_until(db: &Db, last: i64) -> Result<usize, StoreError> {
         tracing::info!(version, name, over_django_schema = django, "migration applied");
         applied += 1;
     }
+    if django {
+        // Django may have run again since (a switch back and forth): its defaults and cascades
+        // are checked at every start.
+        let mut tx = db.begin().await?;
+        Q::new("SELECT pg_advisory_xact_lock(727400)").execute(&mut tx).await?;
+        super::takeover::finish(&mut tx).await?;
+        tx.commit().await?;
+    }
     Ok(applied)
 }

@@ -323,3 +323,59 @@ async fn issue15_1_an_application_django_made_logs_in_without_a_session() {
     assert_eq!(rooms.status, 200, "{rooms:?}");
     assert_eq!(names(&rooms.json(), "slug"), set(&["board", "weekly-team-sync"]), "alice's rooms of the Django era");
 }
+
+#[tokio::test]
+async fn issue15_1_two_instances_taking_over_at_once_apply_each_step_once() {
+    let test = "issue15_1_two_instances_taking_over_at_once_apply_each_step_once";
+    let Some(db) = django_database(REFERENCE, test).await else { return };
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (vars_a, vars_b) = (TestApp::settings(&db, &dir_a, &[]), TestApp::settings(&db, &dir_b, &[]));
+    let config_a = Config::from_lookup(move |k| vars_a.get(k).cloned()).unwrap();
+    let config_b = Config::from_lookup(move |k| vars_b.get(k).cloned()).unwrap();
+    let (a, b) = tokio::join!(App::build(config_a), App::build(config_b));
+    let (a, b) = (a.expect("first instance starts"), b.expect("second instance starts"));
+    let mut conn = connect(&db).await;
+    let row = sqlx::query("SELECT count(*), count(DISTINCT version) FROM meet_schema_migrations")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let (rows, versions): (i64, i64) = (row.get(0), row.get(1));
+    assert!(versions > 0);
+    assert_eq!(rows, versions, "each step recorded once");
+    drop((a, b));
+}
+
+async fn cascading(db: &TestDb, constraint: &str) -> bool {
+    let mut conn = connect(db).await;
+    let rule: String = sqlx::query("SELECT confdeltype::text FROM pg_constraint WHERE conname = $1")
+        .bind(constraint)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+        .get(0);
+    rule == "c"
+}
+
+#[tokio::test]
+async fn issue15_1_after_django_ran_again_the_next_start_restores_cascades() {
+    let test = "issue15_1_after_django_ran_again_the_next_start_restores_cascades";
+    let Some(db) = django_database(REFERENCE, test).await else { return };
+    const FK: &str = "meet_resource_access_resource_id_abc11f99_fk_meet_resource_id";
+    assert!(!cascading(&db, FK).await, "Django's foreign keys do not cascade");
+    let app = TestApp::spawn_on(db, &[]).await;
+    assert!(cascading(&app.db, FK).await, "taken over");
+    let (db, dir, vars) = app.stop().await;
+    // What Django's schema editor does when a migration alters the field: the constraint is
+    // made again without ON DELETE.
+    let mut conn = connect(&db).await;
+    sqlx::raw_sql(&format!(
+        "ALTER TABLE meet_resource_access DROP CONSTRAINT {FK}, ADD CONSTRAINT {FK} FOREIGN KEY (resource_id) \
+         REFERENCES meet_resource (id) DEFERRABLE INITIALLY DEFERRED"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    assert!(!cascading(&db, FK).await);
+    let app = TestApp::start(db, dir, vars).await;
+    assert!(cascading(&app.db, FK).await, "restored at the next start");
+}
