@@ -172,6 +172,7 @@ async fn apply_statement(tx: &mut Tx, stmt: &str) -> Result<(), StoreError> {
             if !table_exists(tx, table).await? {
                 return execute_script(&mut *tx, stmt).await;
             }
+            tracing::debug!(table, "table made by Django: kept, missing columns added");
             for def in column_definitions(&shape) {
                 add_column(tx, table, &def).await?;
             }
@@ -184,6 +185,7 @@ async fn apply_statement(tx: &mut Tx, stmt: &str) -> Result<(), StoreError> {
         ["CREATE", "UNIQUE", "INDEX", ..] | ["CREATE", "INDEX", ..] => {
             let Some(index) = IndexDef::parse(&shape) else { return execute_script(&mut *tx, stmt).await };
             if index_present(tx, &index).await? {
+                tracing::debug!(index = %index.name, "index (or Django's equivalent) present: kept");
                 return Ok(());
             }
             execute_script(&mut *tx, stmt).await
