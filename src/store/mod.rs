@@ -11,6 +11,7 @@ pub mod recordings;
 pub mod roomkit;
 pub mod rooms;
 pub mod sessions;
+mod takeover;
 pub mod users;
 
 pub use exec::{Backend, Db, StrList, Tx, Q};
@@ -27,6 +28,9 @@ pub enum StoreError {
     Unavailable(String),
     #[error("database error: {0}")]
     Other(String),
+    /// The database holds a schema meet cannot take over (see `takeover.rs`).
+    #[error("{0}")]
+    Schema(String),
 }
 
 impl StoreError {

@@ -37,5 +37,6 @@ mod provisional;
 mod recordings;
 mod room_tokens;
 mod rooms;
+mod takeover;
 mod users;
 mod webhooks;

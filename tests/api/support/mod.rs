@@ -105,8 +105,19 @@ impl TestApp {
 
     /// Starts the app with extra settings (`(NAME, value)` pairs).
     pub async fn spawn_with(vars: &[(&str, &str)]) -> TestApp {
-        let db = Arc::new(TestDb::new().await);
+        TestApp::spawn_on(TestDb::new().await, vars).await
+    }
+
+    /// Starts the app on a database prepared by the test (e.g. one loaded from a fixture).
+    pub async fn spawn_on(db: TestDb, vars: &[(&str, &str)]) -> TestApp {
+        let db = Arc::new(db);
         let data_dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let map = TestApp::settings(&db, &data_dir, vars);
+        TestApp::start(db, data_dir, map).await
+    }
+
+    /// The settings of a test app on `db` with `vars` on top.
+    pub fn settings(db: &TestDb, data_dir: &tempfile::TempDir, vars: &[(&str, &str)]) -> HashMap<String, String> {
         let mut map: HashMap<String, String> = HashMap::new();
         map.insert("MEET_BIND".into(), "127.0.0.1:0".into());
         map.insert("MEET_DATA_DIR".into(), data_dir.path().display().to_string());
@@ -120,7 +131,7 @@ impl TestApp {
         for (k, v) in vars {
             map.insert(k.to_string(), v.to_string());
         }
-        TestApp::start(db, data_dir, map).await
+        map
     }
 
     /// Starts an app on an existing database and settings (e.g. to restart one).
