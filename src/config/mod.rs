@@ -5,6 +5,7 @@
 pub mod addons;
 pub mod auth;
 pub mod external;
+pub mod files;
 pub mod idp;
 pub mod incall;
 pub mod pyliteral;
@@ -169,6 +170,8 @@ pub struct Config {
     pub addons: addons::AddonsConfig,
     /// Resource server and provisional-user switches (now-external-api §16.3, §16.4).
     pub idp: idp::IdpConfig,
+    /// File uploads and their cleanup (now-recordings-files §26.2).
+    pub files: files::FilesConfig,
     /// Problems found when reading the settings (empty when valid).
     pub warnings: Vec<String>,
 }
@@ -381,7 +384,9 @@ impl Config {
         let external_api = external::read(&mut r);
         let addons = addons::read(&mut r);
         let idp = idp::read(&mut r);
+        let files = files::read(&mut r, &rooms_settings.file_upload_restrictions, &mut warnings);
         let config = Config {
+            files,
             incall,
             external_api,
             addons,
@@ -518,6 +523,7 @@ impl Config {
         external::describe(&self.external_api, &mut m);
         addons::describe(&self.addons, &mut m);
         idp::describe(&self.idp, &mut m);
+        files::describe(&self.files, &mut m);
         debug_assert!(SECRET_VARS.iter().all(|v| m.get(v).is_none_or(|s| s.is_empty() || s == "***")));
         m
     }

@@ -4,6 +4,7 @@ pub mod application;
 pub mod colour;
 pub mod csrf;
 pub mod fields;
+pub mod files;
 pub mod invitation;
 pub mod lobby;
 pub mod participant;

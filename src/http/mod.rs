@@ -8,6 +8,7 @@ pub mod bodies;
 pub mod client_ip;
 pub mod external;
 pub mod extract;
+pub mod files;
 pub mod health;
 pub mod incall;
 pub mod lobby;
@@ -196,6 +197,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
     routes.extend(incall::routes());
     routes.extend(external::routes());
     routes.extend(addons::routes());
+    routes.extend(files::routes());
     routes
 }
 

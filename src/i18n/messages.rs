@@ -158,4 +158,13 @@ messages! {
     REC_INVALID_REQUEST_DATA = "Invalid request data.";
     REC_INVALID_BUCKET = "Invalid bucket specified.";
     REC_INVALID_AUTHORIZATION_FORMAT = "Invalid authorization header format.";
+    // File uploads (now-recordings-files §21): upstream's texts; "not uploaded" is our own (R-F5).
+    FILE_EXTENSION_NOT_ALLOWED = "This file extension is not allowed.";
+    FILE_MAX_COUNT = "You have reached the maximum number of files for this type.";
+    FILE_ID_TAKEN = "A file with this ID already exists. You cannot override it.";
+    FILE_NOT_PENDING = "This action is only available for files in PENDING state.";
+    FILE_NOT_UPLOADED = "The file was not uploaded.";
+    FILE_SIZE_EXCEEDED = "The file size is higher than the allowed max size.";
+    FILE_TYPE_NOT_ALLOWED = "The file type is not allowed.";
+    SELECT_VALID_CHOICE = "Select a valid choice. {value} is not one of the available choices.";
 }

@@ -2,8 +2,10 @@
 
 pub mod accesses;
 pub mod addons;
+pub mod cleanup;
 pub mod diagnostics;
 pub mod external;
+pub mod files;
 pub mod invitations;
 pub mod jobs;
 pub mod lobby;

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "job queue", super::jobs::MIGRATION),
     (7, "applications of the external API", super::applications::MIGRATION),
     (8, "recording options, external process id and statuses", super::recordings::MIGRATION_HEAD),
+    (9, "file uploads and purged recording objects", super::files::MIGRATION),
     (10, "provisional users: one e-mail per user without sub", super::provisional::MIGRATION),
 ];
 

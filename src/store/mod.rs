@@ -4,6 +4,7 @@
 pub mod accesses;
 pub mod applications;
 pub mod exec;
+pub mod files;
 pub mod jobs;
 pub mod migrations;
 pub mod provisional;

@@ -17,6 +17,7 @@ mod concurrency;
 mod creation_callback;
 mod external_api;
 mod external_rs;
+mod files;
 mod foundation;
 mod i18n;
 mod lobby;
