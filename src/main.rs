@@ -1,4 +1,5 @@
-//! The `meet` command line: `serve` (default), `migrate`, `check-config`.
+//! The `meet` command line: `serve` (default), `migrate`, `check-config`, `admin`, `jobs` and
+//! `meet <job>`.
 
 use std::process::ExitCode;
 
@@ -40,6 +41,13 @@ enum Command {
     },
     /// Seed the data the load kit expects (use a fresh database) and print its session variables.
     SeedBench,
+    /// List the scheduled jobs: period, last run, outcome.
+    Jobs,
+    /// Operator commands on users, rooms, accesses, recordings and applications.
+    Admin(meet::admin::AdminArgs),
+    /// `meet <job>`: run one scheduled job once, now (see `meet jobs`).
+    #[command(external_subcommand)]
+    Job(Vec<String>),
 }
 
 /// Logs go to stderr through a background writer thread, so that a request never waits on the
@@ -126,6 +134,22 @@ fn main() -> ExitCode {
                 println!("CLIENT_ID={}", r.application.client_id);
                 println!("CLIENT_SECRET={}", r.client_secret);
                 Ok(())
+            }
+            Some(Command::Jobs) => {
+                let (db, _) = meet::connect(&config).await?;
+                meet::admin::jobs::list(&db, &config).await
+            }
+            Some(Command::Job(args)) => {
+                meet::install_crypto_provider();
+                let (db, cache) = meet::connect(&config).await?;
+                let state = meet::AppState::new(config, db, cache);
+                meet::admin::jobs::run(&state, &args).await
+            }
+            Some(Command::Admin(args)) => {
+                meet::install_crypto_provider();
+                let (db, cache) = meet::connect(&config).await?;
+                let state = meet::AppState::new(config, db, cache);
+                meet::admin::run(&state, args).await
             }
             Some(Command::Migrate) => {
                 meet::connect(&config).await?;

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod external;
 pub mod incall;
+pub mod ops;
 pub mod pyliteral;
 pub mod recording;
 pub mod rooms;
@@ -163,6 +164,8 @@ pub struct Config {
     pub incall: incall::InCallConfig,
     /// The external API and its applications (now-external-api §16.1).
     pub external_api: external::ExternalApiConfig,
+    /// Metrics endpoint and scheduled jobs.
+    pub ops: ops::OpsConfig,
     /// Problems found when reading the settings (empty when valid).
     pub warnings: Vec<String>,
 }
@@ -176,6 +179,7 @@ const SECRET_VARS: &[&str] = &[
     "BREVO_API_KEY",
     "APPLICATION_JWT_SECRET_KEY",
     "ADDONS_TOKEN_SECRET_KEY",
+    "MEET_METRICS_TOKEN",
 ];
 
 /// Development LiveKit credentials (the `livekit-server --dev` pair).
@@ -371,7 +375,9 @@ impl Config {
         let rooms_settings = rooms::read(&mut r);
         let incall = incall::read(&mut r);
         let external_api = external::read(&mut r);
+        let ops = ops::read(&mut r);
         let config = Config {
+            ops,
             incall,
             external_api,
             oidc,
@@ -504,6 +510,7 @@ impl Config {
         rooms::describe(&self.rooms, &mut m);
         incall::describe(&self.incall, &mut m);
         external::describe(&self.external_api, &mut m);
+        ops::describe(&self.ops, &mut m);
         debug_assert!(SECRET_VARS.iter().all(|v| m.get(v).is_none_or(|s| s.is_empty() || s == "***")));
         m
     }

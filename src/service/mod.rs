@@ -12,6 +12,7 @@ pub mod reconciler;
 pub mod recordings;
 pub mod roomkit;
 pub mod rooms;
+pub mod scheduler;
 pub mod subtitles;
 pub mod throttle;
 pub mod unregistered;

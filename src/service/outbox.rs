@@ -84,15 +84,18 @@ async fn deliver(state: &AppState, n: &Notification) -> Result<(), Failure> {
                 .json(&body)
                 .timeout(cfg.summary_timeout)
                 .send();
-            let resp = tokio::time::timeout(cfg.summary_timeout + Duration::from_millis(100), send)
-                .await
-                .map_err(|_| Failure::Retry("summary service timed out".into()))?
-                .map_err(|e| Failure::Retry(format!("summary service unreachable: {e}")))?;
-            if resp.status().is_success() {
-                Ok(())
-            } else {
-                Err(Failure::Retry(format!("summary service answered HTTP {}", resp.status().as_u16())))
-            }
+            let call = async {
+                let resp = tokio::time::timeout(cfg.summary_timeout + Duration::from_millis(100), send)
+                    .await
+                    .map_err(|_| Failure::Retry("summary service timed out".into()))?
+                    .map_err(|e| Failure::Retry(format!("summary service unreachable: {e}")))?;
+                if resp.status().is_success() {
+                    Ok(())
+                } else {
+                    Err(Failure::Retry(format!("summary service answered HTTP {}", resp.status().as_u16())))
+                }
+            };
+            crate::metrics::call("summary", "notify", call).await
         }
         other => Err(Failure::Permanent(format!("unknown notification kind {other}"))),
     }

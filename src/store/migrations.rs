@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "room PIN code and user room defaults", ROOM_PIN_AND_USER_DEFAULTS),
     (6, "job queue", super::jobs::MIGRATION),
     (7, "applications of the external API", super::applications::MIGRATION),
+    (11, "scheduled jobs", super::schedule::MIGRATION),
 ];
 
 /// Upstream's `0014_room_pin_code` and `0022_user_default_room_access_level_and_more`. SQLite

@@ -5,6 +5,7 @@
 mod support;
 
 mod accesses;
+mod admin_cli;
 mod auth;
 mod authz_matrix;
 mod bearer;
@@ -27,6 +28,7 @@ mod now_rooms;
 mod now_users;
 mod now_webhooks;
 mod openapi;
+mod ops;
 mod outage;
 mod participants;
 mod recordings;
