@@ -249,3 +249,29 @@ async fn ops_j3_a_job_runs_once_from_the_command_line() {
     let listed = ok(&meet(&app, &["jobs"]));
     assert!(listed.contains("MEET_PURGE_EXPIRED_SESSIONS_PERIOD"), "{listed}");
 }
+
+#[test]
+fn ops_c1_check_config_shows_the_operating_settings_with_the_token_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_meet"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("MEET_DATA_DIR", dir.path())
+        .env("MEET_METRICS_TOKEN", "scrape-secret-value")
+        .env("MEET_METRICS_BIND", "127.0.0.1:9464")
+        .env("MEET_PURGE_FINISHED_JOBS_PERIOD", "0")
+        .arg("check-config")
+        .output()
+        .unwrap();
+    let text = ok(&out);
+    for line in [
+        "MEET_METRICS_TOKEN=***",
+        "MEET_METRICS_BIND=127.0.0.1:9464",
+        "MEET_METRICS_ENABLED=false",
+        "MEET_PURGE_EXPIRED_SESSIONS_PERIOD=3600",
+        "MEET_PURGE_FINISHED_JOBS_PERIOD=0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} not in {text}");
+    }
+    assert!(!text.contains("scrape-secret-value"));
+}
