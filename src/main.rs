@@ -1,4 +1,5 @@
-//! The `meet` command line: `serve` (default), `migrate`, `check-config`, and operator commands.
+//! The `meet` command line: `serve` (default), `migrate`, `check-config`, `admin`, `jobs` and
+//! `meet <job>`.
 
 use std::process::ExitCode;
 
@@ -63,6 +64,13 @@ enum Command {
     PurgeExpiredRecordings,
     /// Seed the data the load kit expects (use a fresh database) and print its session variables.
     SeedBench,
+    /// List the scheduled jobs: period, last run, outcome.
+    Jobs,
+    /// Operator commands on users, rooms, accesses, recordings and applications.
+    Admin(meet::admin::AdminArgs),
+    /// `meet <job>`: run one scheduled job once, now (see `meet jobs`).
+    #[command(external_subcommand)]
+    Job(Vec<String>),
 }
 
 /// Logs go to stderr through a background writer thread, so that a request never waits on the
@@ -184,6 +192,22 @@ fn main() -> ExitCode {
                 let state = cleanup_state(config).await?;
                 println!("{}", meet::service::cleanup::purge_expired_recordings::run_once(&state).await?.message);
                 Ok(())
+            }
+            Some(Command::Jobs) => {
+                let (db, _) = meet::connect(&config).await?;
+                meet::admin::jobs::list(&db, &config).await
+            }
+            Some(Command::Job(args)) => {
+                meet::install_crypto_provider();
+                let (db, cache) = meet::connect(&config).await?;
+                let state = meet::AppState::new(config, db, cache);
+                meet::admin::jobs::run(&state, &args).await
+            }
+            Some(Command::Admin(args)) => {
+                meet::install_crypto_provider();
+                let (db, cache) = meet::connect(&config).await?;
+                let state = meet::AppState::new(config, db, cache);
+                meet::admin::run(&state, args).await
             }
             Some(Command::Migrate) => {
                 meet::connect(&config).await?;

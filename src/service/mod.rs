@@ -18,6 +18,7 @@ pub mod recordings;
 pub mod resource_server;
 pub mod roomkit;
 pub mod rooms;
+pub mod scheduler;
 pub mod subtitles;
 pub mod summary;
 pub mod throttle;

@@ -66,10 +66,15 @@ async fn deliver(state: &AppState, n: &Notification) -> Result<(), Failure> {
             });
             state.mailer.send(&to, &message).await.map_err(|e| Failure::Retry(e.to_string()))
         }
-        "summary" => crate::service::summary::submit(state, &rec, &user).await.map_err(|e| match e {
-            SummaryFailure::Retry(e) => Failure::Retry(e),
-            SummaryFailure::Permanent(e) => Failure::Permanent(e),
-        }),
+        "summary" => {
+            let call = async {
+                crate::service::summary::submit(state, &rec, &user).await.map_err(|e| match e {
+                    SummaryFailure::Retry(e) => Failure::Retry(e),
+                    SummaryFailure::Permanent(e) => Failure::Permanent(e),
+                })
+            };
+            crate::metrics::call("summary", "notify", call).await
+        }
         other => Err(Failure::Permanent(format!("unknown notification kind {other}"))),
     }
 }

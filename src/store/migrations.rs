@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "recording options, external process id and statuses", super::recordings::MIGRATION_HEAD),
     (9, "file uploads and purged recording objects", super::files::MIGRATION),
     (10, "provisional users: one e-mail per user without sub", super::provisional::MIGRATION),
+    (11, "scheduled jobs", super::schedule::MIGRATION),
 ];
 
 /// Upstream's `0014_room_pin_code` and `0022_user_default_room_access_level_and_more`. SQLite

@@ -6,6 +6,7 @@ mod support;
 
 mod accesses;
 mod addons;
+mod admin_cli;
 mod auth;
 mod authz_matrix;
 mod bearer;
@@ -32,6 +33,7 @@ mod now_users;
 mod now_webhooks;
 mod oidc_head;
 mod openapi;
+mod ops;
 mod outage;
 mod participants;
 mod provisional;

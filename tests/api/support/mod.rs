@@ -89,6 +89,8 @@ impl Drop for TestDb {
 /// A running app for one test.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The metrics listener's address (`MEET_METRICS_BIND`).
+    pub metrics_addr: Option<SocketAddr>,
     pub base: String,
     pub state: AppState,
     pub db: Arc<TestDb>,
@@ -140,6 +142,7 @@ impl TestApp {
         let config = Config::from_lookup(move |k| lookup.get(k).cloned()).expect("valid test configuration");
         let app = App::build(config).await.expect("app starts");
         let addr = app.local_addr();
+        let metrics_addr = app.metrics_addr();
         let state = app.state().clone();
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(async move {
@@ -151,6 +154,7 @@ impl TestApp {
         });
         TestApp {
             addr,
+            metrics_addr,
             base: format!("http://{addr}"),
             state,
             db,
