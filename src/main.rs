@@ -1,4 +1,5 @@
-//! The `meet` command line: `serve` (default), `migrate`, `check-config`, and operator commands.
+//! The `meet` command line: `serve` (default), `migrate`, `check-config`, `admin`, `jobs` and
+//! `meet <job>`.
 
 use std::process::ExitCode;
 
@@ -38,6 +39,16 @@ enum Command {
         #[arg(long = "domain")]
         domains: Vec<String>,
     },
+    /// Merge users that share an e-mail (case-insensitively) into one, one transaction per group
+    /// (upstream's `merge_duplicate_users`).
+    MergeDuplicateUsers {
+        /// Print what would be merged; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Only e-mails containing this text (case-insensitive).
+        #[arg(long)]
+        email_filter: Option<String>,
+    },
     /// Remove the files whose upload never ended (pending, or stuck analyzing) for N hours.
     #[command(name = "clean-pending-files", alias = "clean_pending_files")]
     CleanPendingFiles {
@@ -51,18 +62,15 @@ enum Command {
     /// Delete the objects of recordings older than RECORDING_EXPIRATION_DAYS (rows are kept).
     #[command(name = "purge-expired-recordings", alias = "purge_expired_recordings")]
     PurgeExpiredRecordings,
-    /// Merge users that share an e-mail (case-insensitively) into one, one transaction per group
-    /// (upstream's `merge_duplicate_users`).
-    MergeDuplicateUsers {
-        /// Print what would be merged; write nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Only e-mails containing this text (case-insensitive).
-        #[arg(long)]
-        email_filter: Option<String>,
-    },
     /// Seed the data the load kit expects (use a fresh database) and print its session variables.
     SeedBench,
+    /// List the scheduled jobs: period, last run, outcome.
+    Jobs,
+    /// Operator commands on users, rooms, accesses, recordings and applications.
+    Admin(meet::admin::AdminArgs),
+    /// `meet <job>`: run one scheduled job once, now (see `meet jobs`).
+    #[command(external_subcommand)]
+    Job(Vec<String>),
 }
 
 /// Logs go to stderr through a background writer thread, so that a request never waits on the
@@ -157,6 +165,17 @@ fn main() -> ExitCode {
                 println!("CLIENT_SECRET={}", r.client_secret);
                 Ok(())
             }
+            Some(Command::MergeDuplicateUsers { dry_run, email_filter }) => {
+                let (db, _) = meet::connect(&config).await?;
+                let opts = meet::service::merge::Options { dry_run, email_filter };
+                let report =
+                    meet::service::merge::merge_duplicates(&db, &opts, &mut std::io::stdout(), &mut std::io::stderr())
+                        .await?;
+                match meet::service::merge::failure_message(&report) {
+                    Some(m) => Err(anyhow::anyhow!("CommandError: {m}")),
+                    None => Ok(()),
+                }
+            }
             Some(Command::CleanPendingFiles { hours }) => {
                 let hours = u64::try_from(hours).map_err(|_| anyhow::anyhow!("Hours must be greater than 0"))?;
                 let state = cleanup_state(config).await?;
@@ -174,16 +193,21 @@ fn main() -> ExitCode {
                 println!("{}", meet::service::cleanup::purge_expired_recordings::run_once(&state).await?.message);
                 Ok(())
             }
-            Some(Command::MergeDuplicateUsers { dry_run, email_filter }) => {
+            Some(Command::Jobs) => {
                 let (db, _) = meet::connect(&config).await?;
-                let opts = meet::service::merge::Options { dry_run, email_filter };
-                let report =
-                    meet::service::merge::merge_duplicates(&db, &opts, &mut std::io::stdout(), &mut std::io::stderr())
-                        .await?;
-                match meet::service::merge::failure_message(&report) {
-                    Some(m) => Err(anyhow::anyhow!("CommandError: {m}")),
-                    None => Ok(()),
-                }
+                meet::admin::jobs::list(&db, &config).await
+            }
+            Some(Command::Job(args)) => {
+                meet::install_crypto_provider();
+                let (db, cache) = meet::connect(&config).await?;
+                let state = meet::AppState::new(config, db, cache);
+                meet::admin::jobs::run(&state, &args).await
+            }
+            Some(Command::Admin(args)) => {
+                meet::install_crypto_provider();
+                let (db, cache) = meet::connect(&config).await?;
+                let state = meet::AppState::new(config, db, cache);
+                meet::admin::run(&state, args).await
             }
             Some(Command::Migrate) => {
                 meet::connect(&config).await?;

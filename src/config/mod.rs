@@ -8,6 +8,7 @@ pub mod external;
 pub mod files;
 pub mod idp;
 pub mod incall;
+pub mod ops;
 pub mod pyliteral;
 pub mod recording;
 pub mod rooms;
@@ -166,12 +167,14 @@ pub struct Config {
     pub incall: incall::InCallConfig,
     /// The external API and its applications (now-external-api §16.1).
     pub external_api: external::ExternalApiConfig,
-    /// File uploads and their cleanup (now-recordings-files §26.2).
-    pub files: files::FilesConfig,
     /// Add-on sessions of the Outlook add-in (now-external-api §16.2).
     pub addons: addons::AddonsConfig,
     /// Resource server and provisional-user switches (now-external-api §16.3, §16.4).
     pub idp: idp::IdpConfig,
+    /// File uploads and their cleanup (now-recordings-files §26.2).
+    pub files: files::FilesConfig,
+    /// Metrics endpoint and scheduled jobs.
+    pub ops: ops::OpsConfig,
     /// Problems found when reading the settings (empty when valid).
     pub warnings: Vec<String>,
 }
@@ -187,6 +190,7 @@ const SECRET_VARS: &[&str] = &[
     "ADDONS_TOKEN_SECRET_KEY",
     "ADDONS_CSRF_SECRET",
     "OIDC_RS_CLIENT_SECRET",
+    "MEET_METRICS_TOKEN",
 ];
 
 /// Development LiveKit credentials (the `livekit-server --dev` pair).
@@ -382,11 +386,13 @@ impl Config {
         let rooms_settings = rooms::read(&mut r);
         let incall = incall::read(&mut r);
         let external_api = external::read(&mut r);
-        let files = files::read(&mut r, &rooms_settings.file_upload_restrictions, &mut warnings);
         let addons = addons::read(&mut r);
         let idp = idp::read(&mut r);
+        let files = files::read(&mut r, &rooms_settings.file_upload_restrictions, &mut warnings);
+        let ops = ops::read(&mut r);
         let config = Config {
             files,
+            ops,
             incall,
             external_api,
             addons,
@@ -521,9 +527,10 @@ impl Config {
         rooms::describe(&self.rooms, &mut m);
         incall::describe(&self.incall, &mut m);
         external::describe(&self.external_api, &mut m);
-        files::describe(&self.files, &mut m);
         addons::describe(&self.addons, &mut m);
         idp::describe(&self.idp, &mut m);
+        files::describe(&self.files, &mut m);
+        ops::describe(&self.ops, &mut m);
         debug_assert!(SECRET_VARS.iter().all(|v| m.get(v).is_none_or(|s| s.is_empty() || s == "***")));
         m
     }

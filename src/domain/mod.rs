@@ -10,6 +10,7 @@ pub mod lobby;
 pub mod participant;
 pub mod permissions;
 pub mod recording;
+pub mod recording_head;
 pub mod room_config;
 pub mod slug;
 pub mod user_prefs;

@@ -167,10 +167,11 @@ async fn openapi_every_operation_answers_as_documented() {
         ("APPLICATION_ENABLED", "true"),
         ("APPLICATION_JWT_SECRET_KEY", "openapi-application-key"),
         ("APPLICATION_BASE_URL", "http://localhost:3000"),
-        ("FILE_UPLOAD_ENABLED", "true"),
         ("ADDONS_ENABLED", "true"),
         ("ADDONS_TOKEN_SECRET_KEY", "openapi-addons-key"),
         ("ADDONS_CSRF_SECRET", "openapi-addons-csrf"),
+        ("SUMMARY_SERVICE_WEBHOOK_API_TOKEN", "hook-token"),
+        ("FILE_UPLOAD_ENABLED", "true"),
     ])
     .await;
     let app = &rig.app;
@@ -357,7 +358,20 @@ async fn openapi_every_operation_answers_as_documented() {
     let missing = event(&format!("recordings/{unknown}.mp4"), "video/mp4");
     assert_eq!(spec.check(t, &post, &TestClient::send(hook(&missing, TOKEN)).await), 404);
     assert!(!spec.accepts(t, &post, &json!({})));
-    assert_eq!(spec.check(t, &post, &TestClient::send(hook(&json!({}), TOKEN)).await), 400);
+    assert_eq!(spec.check(t, &post, &TestClient::send(hook(&json!({}), TOKEN)).await), 403);
+
+    // The summary service's callback (its own bearer token).
+    let t = "/api/v1.0/recordings/external-process-hook/";
+    let callback = |body: &Value, token: &str| {
+        anon.request(post.clone(), t).header("authorization", format!("Bearer {token}")).json(body)
+    };
+    let done = json!({"job_id": "job-unknown", "type": "transcript", "status": "success"});
+    assert!(spec.accepts(t, &post, &done));
+    assert_eq!(spec.check(t, &post, &TestClient::send(callback(&done, "hook-token")).await), 200);
+    assert_eq!(spec.check(t, &post, &TestClient::send(callback(&done, "wrong")).await), 401);
+    assert!(!spec.accepts(t, &post, &json!({"type": "transcript"})));
+    let no_job = TestClient::send(callback(&json!({"type": "transcript"}), "hook-token")).await;
+    assert_eq!(spec.check(t, &post, &no_job), 400);
 
     // The LiveKit webhook (signed bodies).
     let t = "/api/v1.0/rooms/webhooks-livekit/";
@@ -521,6 +535,35 @@ async fn openapi_every_operation_answers_as_documented() {
     let p = format!("/external-api/v1.0/rooms/{unknown}/");
     assert_eq!(spec.check(t, &get, &ext(get.clone(), &p, None).await), 404);
 
+    // Add-on sessions (now-external-api §12).
+    let t = "/api/v1.0/addons/sessions/init/";
+    let started = TestClient::send(anon.request(post.clone(), t)).await;
+    assert_eq!(spec.check(t, &post, &started), 201);
+    let off = TestApp::spawn().await;
+    assert_eq!(spec.check(t, &post, &TestClient::send(off.client().request(post.clone(), t)).await), 404);
+    let sid = started.header("set-cookie").unwrap().split(';').next().unwrap().split_once('=').unwrap().1.to_string();
+    let transit = started.json()["transit_token"].as_str().unwrap().to_string();
+    let csrf = started.json()["csrf_token"].as_str().unwrap().to_string();
+    let t = "/api/v1.0/addons/sessions/poll/";
+    let poll = |sid: &str, csrf: Option<&str>| {
+        let mut rb = anon.request(post.clone(), t).header("cookie", format!("addonsSid={sid}"));
+        if let Some(c) = csrf {
+            rb = rb.header("x-csrftoken", c);
+        }
+        TestClient::send(rb)
+    };
+    assert_eq!(spec.check(t, &post, &poll(&sid, Some(&csrf)).await), 202);
+    assert_eq!(spec.check(t, &post, &poll(&sid, None).await), 400);
+    let ghost_csrf = meet::service::addons::csrf_token("openapi-addons-csrf", "ghost");
+    assert_eq!(spec.check(t, &post, &poll("ghost", Some(&ghost_csrf)).await), 404);
+    let t = "/api/v1.0/addons/sessions/exchange/";
+    assert_eq!(spec.valid(&client, post.clone(), t, t, &json!({"transit_token": transit})).await, 200);
+    assert_eq!(spec.call(&client, post.clone(), t, t, Some(&json!({}))).await, 400);
+    let orphan = json!({"session_id": "gone", "state": "pending"});
+    app.state.cache.set("addons_transit_orphan", &orphan.to_string(), None).await.unwrap();
+    assert_eq!(spec.call(&client, post.clone(), t, t, Some(&json!({"transit_token": "orphan"}))).await, 404);
+    let t = "/api/v1.0/addons/sessions/poll/";
+    assert_eq!(spec.check(t, &post, &poll(&sid, Some(&csrf)).await), 200);
     // Files.
     let t = "/api/v1.0/files/";
     let png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR".to_vec();
@@ -566,35 +609,6 @@ async fn openapi_every_operation_answers_as_documented() {
     assert_eq!(spec.valid(&stranger_client, patch.clone(), t, &p, &json!({})).await, 404);
     assert_eq!(spec.call(&client, delete.clone(), t, &p, None).await, 204);
     assert_eq!(spec.call(&client, delete.clone(), t, &p, None).await, 404);
-    // Add-on sessions (now-external-api §12).
-    let t = "/api/v1.0/addons/sessions/init/";
-    let started = TestClient::send(anon.request(post.clone(), t)).await;
-    assert_eq!(spec.check(t, &post, &started), 201);
-    let off = TestApp::spawn().await;
-    assert_eq!(spec.check(t, &post, &TestClient::send(off.client().request(post.clone(), t)).await), 404);
-    let sid = started.header("set-cookie").unwrap().split(';').next().unwrap().split_once('=').unwrap().1.to_string();
-    let transit = started.json()["transit_token"].as_str().unwrap().to_string();
-    let csrf = started.json()["csrf_token"].as_str().unwrap().to_string();
-    let t = "/api/v1.0/addons/sessions/poll/";
-    let poll = |sid: &str, csrf: Option<&str>| {
-        let mut rb = anon.request(post.clone(), t).header("cookie", format!("addonsSid={sid}"));
-        if let Some(c) = csrf {
-            rb = rb.header("x-csrftoken", c);
-        }
-        TestClient::send(rb)
-    };
-    assert_eq!(spec.check(t, &post, &poll(&sid, Some(&csrf)).await), 202);
-    assert_eq!(spec.check(t, &post, &poll(&sid, None).await), 400);
-    let ghost_csrf = meet::service::addons::csrf_token("openapi-addons-csrf", "ghost");
-    assert_eq!(spec.check(t, &post, &poll("ghost", Some(&ghost_csrf)).await), 404);
-    let t = "/api/v1.0/addons/sessions/exchange/";
-    assert_eq!(spec.valid(&client, post.clone(), t, t, &json!({"transit_token": transit})).await, 200);
-    assert_eq!(spec.call(&client, post.clone(), t, t, Some(&json!({}))).await, 400);
-    let orphan = json!({"session_id": "gone", "state": "pending"});
-    app.state.cache.set("addons_transit_orphan", &orphan.to_string(), None).await.unwrap();
-    assert_eq!(spec.call(&client, post.clone(), t, t, Some(&json!({"transit_token": "orphan"}))).await, 404);
-    let t = "/api/v1.0/addons/sessions/poll/";
-    assert_eq!(spec.check(t, &post, &poll(&sid, Some(&csrf)).await), 200);
 
     // Room deletion last (it cascades).
     let t = "/api/v1.0/rooms/{id}/";
@@ -632,14 +646,15 @@ async fn openapi_undocumented_methods_answer_405_with_the_detail_shape_and_allow
                 continue;
             }
             let mut rb = client.request(Method::from_bytes(method.as_bytes()).unwrap(), &path);
-            if template.ends_with("storage-hook/") {
+            let hook = template.ends_with("storage-hook/") || template.ends_with("external-process-hook/");
+            if hook {
                 rb = rb.header("authorization", "Bearer unused");
             }
             let resp = TestClient::send(rb).await;
             let what = format!("{method} {template}: {} {}", resp.status, resp.text);
-            if template.ends_with("storage-hook/") {
-                // Its own authentication runs first (and storage events are off here).
-                assert!([401, 403].contains(&resp.status.as_u16()), "{what}");
+            if hook {
+                // Their own authentication runs first (and storage events are off here).
+                assert!([401, 404].contains(&resp.status.as_u16()), "{what}");
             } else if template.starts_with("/external-api/v1.0/rooms/") {
                 // Bearer tokens only: a session is anonymous there, and 401 comes before 405.
                 assert_eq!(resp.status, 401, "{what}");
