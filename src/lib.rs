@@ -2,6 +2,7 @@
 //!
 //! [`App::build`] turns a [`Config`] into a bound server; `main.rs` is only the command line.
 
+pub mod admin;
 pub mod cache;
 pub mod config;
 pub mod domain;
@@ -11,6 +12,7 @@ pub mod i18n;
 pub mod livekit;
 pub mod mail;
 pub mod marketing;
+pub mod metrics;
 pub mod oidc;
 pub mod s3;
 pub mod seed;
@@ -50,6 +52,8 @@ pub async fn connect(config: &Config) -> anyhow::Result<(store::Db, cache::Cache
 /// A server bound to its address, ready to run.
 pub struct App {
     listener: TcpListener,
+    /// The metrics listener (`MEET_METRICS_BIND`).
+    metrics_listener: Option<TcpListener>,
     state: AppState,
 }
 
@@ -60,11 +64,22 @@ impl App {
         let (db, cache) = connect(&config).await?;
         let listener =
             TcpListener::bind(config.bind).await.with_context(|| format!("cannot listen on {}", config.bind))?;
-        Ok(App { listener, state: AppState::new(config, db, cache) })
+        let metrics_listener = match config.ops.metrics_bind {
+            Some(addr) => Some(
+                TcpListener::bind(addr).await.with_context(|| format!("cannot listen on MEET_METRICS_BIND {addr}"))?,
+            ),
+            None => None,
+        };
+        Ok(App { listener, metrics_listener, state: AppState::new(config, db, cache) })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// The address of the metrics listener, when `MEET_METRICS_BIND` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn state(&self) -> &AppState {
@@ -73,36 +88,34 @@ impl App {
 
     /// Serves until `shutdown` completes, then stops accepting and finishes in-flight requests.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let App { listener, state } = self;
-        let maintenance = tokio::spawn(maintenance(state.clone()));
+        let App { listener, metrics_listener, state } = self;
+        let scheduler = tokio::spawn(service::scheduler::run_loop(state.clone()));
+        let metrics = metrics_listener.map(|l| {
+            let router = http::metrics::router(state.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(l, router).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            })
+        });
         let outbox = tokio::spawn(service::outbox::run_loop(state.clone()));
         let reconciler = tokio::spawn(service::reconciler::run_loop(state.clone()));
         let jobs = tokio::spawn(service::jobs::run_loop(state.clone()));
+        let cleanup = tokio::spawn(service::cleanup::run_loop(state.clone()));
         let router = http::router(state.clone());
         let result = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await;
-        maintenance.abort();
+        scheduler.abort();
+        if let Some(m) = metrics {
+            m.abort();
+        }
         outbox.abort();
         reconciler.abort();
         jobs.abort();
+        cleanup.abort();
         state.db.close().await;
         result
-    }
-}
-
-/// Periodic housekeeping of this instance: expired database sessions.
-async fn maintenance(state: AppState) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-    loop {
-        tick.tick().await;
-        if !state.cache.is_redis() {
-            match store::sessions::purge_expired(&state.db).await {
-                Ok(n) if n > 0 => tracing::info!(sessions = n, "expired sessions removed"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "could not remove expired sessions"),
-            }
-        }
     }
 }
 

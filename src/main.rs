@@ -1,4 +1,5 @@
-//! The `meet` command line: `serve` (default), `migrate`, `check-config`, and operator commands.
+//! The `meet` command line: `serve` (default), `migrate`, `check-config`, `admin`, `jobs` and
+//! `meet <job>`.
 
 use std::process::ExitCode;
 
@@ -48,8 +49,28 @@ enum Command {
         #[arg(long)]
         email_filter: Option<String>,
     },
+    /// Remove the files whose upload never ended (pending, or stuck analyzing) for N hours.
+    #[command(name = "clean-pending-files", alias = "clean_pending_files")]
+    CleanPendingFiles {
+        /// Age in hours of the uploads to remove (default 24).
+        #[arg(long, default_value_t = 24, allow_negative_numbers = true)]
+        hours: i64,
+    },
+    /// Remove the hard-deleted files and those soft-deleted FILE_PURGE_GRACE_DAYS days ago.
+    #[command(name = "purge-deleted-files", alias = "purge_deleted_files")]
+    PurgeDeletedFiles,
+    /// Delete the objects of recordings older than RECORDING_EXPIRATION_DAYS (rows are kept).
+    #[command(name = "purge-expired-recordings", alias = "purge_expired_recordings")]
+    PurgeExpiredRecordings,
     /// Seed the data the load kit expects (use a fresh database) and print its session variables.
     SeedBench,
+    /// List the scheduled jobs: period, last run, outcome.
+    Jobs,
+    /// Operator commands on users, rooms, accesses, recordings and applications.
+    Admin(meet::admin::AdminArgs),
+    /// `meet <job>`: run one scheduled job once, now (see `meet jobs`).
+    #[command(external_subcommand)]
+    Job(Vec<String>),
 }
 
 /// Logs go to stderr through a background writer thread, so that a request never waits on the
@@ -70,6 +91,13 @@ fn init_tracing(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuar
         LogFormat::Text => builder.init(),
     }
     guard
+}
+
+/// The state the cleanup commands run with (database, cache and object store of the settings).
+async fn cleanup_state(config: Config) -> anyhow::Result<meet::AppState> {
+    meet::install_crypto_provider();
+    let (db, cache) = meet::connect(&config).await?;
+    Ok(meet::AppState::new(config, db, cache))
 }
 
 fn main() -> ExitCode {
@@ -147,6 +175,39 @@ fn main() -> ExitCode {
                     Some(m) => Err(anyhow::anyhow!("CommandError: {m}")),
                     None => Ok(()),
                 }
+            }
+            Some(Command::CleanPendingFiles { hours }) => {
+                let hours = u64::try_from(hours).map_err(|_| anyhow::anyhow!("Hours must be greater than 0"))?;
+                let state = cleanup_state(config).await?;
+                let report = meet::service::cleanup::clean_pending_files::run_with_hours(&state, hours).await?;
+                println!("{}", report.message);
+                Ok(())
+            }
+            Some(Command::PurgeDeletedFiles) => {
+                let state = cleanup_state(config).await?;
+                println!("{}", meet::service::cleanup::purge_deleted_files::run_once(&state).await?.message);
+                Ok(())
+            }
+            Some(Command::PurgeExpiredRecordings) => {
+                let state = cleanup_state(config).await?;
+                println!("{}", meet::service::cleanup::purge_expired_recordings::run_once(&state).await?.message);
+                Ok(())
+            }
+            Some(Command::Jobs) => {
+                let (db, _) = meet::connect(&config).await?;
+                meet::admin::jobs::list(&db, &config).await
+            }
+            Some(Command::Job(args)) => {
+                meet::install_crypto_provider();
+                let (db, cache) = meet::connect(&config).await?;
+                let state = meet::AppState::new(config, db, cache);
+                meet::admin::jobs::run(&state, &args).await
+            }
+            Some(Command::Admin(args)) => {
+                meet::install_crypto_provider();
+                let (db, cache) = meet::connect(&config).await?;
+                let state = meet::AppState::new(config, db, cache);
+                meet::admin::run(&state, args).await
             }
             Some(Command::Migrate) => {
                 meet::connect(&config).await?;

@@ -22,6 +22,7 @@ pub enum CacheError {
 
 impl From<redis::RedisError> for CacheError {
     fn from(e: redis::RedisError) -> Self {
+        crate::metrics::cache_error();
         if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal() {
             CacheError::Unavailable(e.to_string())
         } else {
@@ -103,6 +104,7 @@ impl Cache {
     }
 
     pub async fn ping(&self) -> CacheResult<()> {
+        crate::metrics::cache_op("ping");
         match &self.backend {
             Backend::Memory(_) => Ok(()),
             Backend::Redis(c) => {
@@ -113,6 +115,7 @@ impl Cache {
     }
 
     pub async fn get(&self, key: &str) -> CacheResult<Option<String>> {
+        crate::metrics::cache_op("get");
         let k = self.key(key);
         match &self.backend {
             Backend::Memory(m) => Ok(m.get(&k)),
@@ -122,6 +125,7 @@ impl Cache {
 
     /// Sets `key`, expiring after `ttl` when given.
     pub async fn set(&self, key: &str, value: &str, ttl: Option<Duration>) -> CacheResult<()> {
+        crate::metrics::cache_op("set");
         let k = self.key(key);
         match &self.backend {
             Backend::Memory(m) => {
@@ -142,6 +146,7 @@ impl Cache {
 
     /// Sets `key` only if it does not exist; true when this call created it.
     pub async fn set_nx(&self, key: &str, value: &str, ttl: Option<Duration>) -> CacheResult<bool> {
+        crate::metrics::cache_op("set_nx");
         let k = self.key(key);
         match &self.backend {
             Backend::Memory(m) => Ok(m.set_nx(k, value.to_string(), ttl)),
@@ -159,6 +164,7 @@ impl Cache {
 
     /// Deletes `key`; true when it existed.
     pub async fn delete(&self, key: &str) -> CacheResult<bool> {
+        crate::metrics::cache_op("delete");
         let k = self.key(key);
         match &self.backend {
             Backend::Memory(m) => Ok(m.delete(&k)),
@@ -171,6 +177,7 @@ impl Cache {
 
     /// Reads and deletes `key` in one atomic step (Redis `GETDEL`).
     pub async fn get_del(&self, key: &str) -> CacheResult<Option<String>> {
+        crate::metrics::cache_op("get_del");
         let k = self.key(key);
         match &self.backend {
             Backend::Memory(m) => Ok(m.get_del(&k)),
@@ -187,6 +194,7 @@ impl Cache {
         new: Option<&str>,
         ttl: Option<Duration>,
     ) -> CacheResult<bool> {
+        crate::metrics::cache_op("compare_and_set");
         let k = self.key(key);
         match &self.backend {
             Backend::Memory(m) => Ok(m.compare_and_set(&k, expected, new, ttl)),
@@ -207,6 +215,7 @@ impl Cache {
     /// Every live `(key, value)` whose key starts with `prefix` (keys returned without the
     /// cache namespace). For bounded sets only: the lobby keeps a per-room index instead.
     pub async fn scan_prefix(&self, prefix: &str) -> CacheResult<Vec<(String, String)>> {
+        crate::metrics::cache_op("scan_prefix");
         let full = self.key(prefix);
         let strip = self.prefix.len();
         match &self.backend {
@@ -246,6 +255,7 @@ impl Cache {
 
     /// The values of `keys` (missing or expired ones as `None`), in one round trip.
     pub async fn get_many(&self, keys: &[String]) -> CacheResult<Vec<Option<String>>> {
+        crate::metrics::cache_op("get_many");
         if keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -259,6 +269,7 @@ impl Cache {
     /// Adds `member` to the scored index `key` (kept if already there), and sets the index's
     /// expiry to `ttl`. Members are listed by score: the lobby's arrival order (P1).
     pub async fn index_add(&self, key: &str, member: &str, score: i64, ttl: Option<Duration>) -> CacheResult<()> {
+        crate::metrics::cache_op("index_add");
         let k = self.key(key);
         match &self.backend {
             Backend::Memory(m) => {
@@ -279,6 +290,7 @@ impl Cache {
 
     /// Members of the index `key`, lowest score first.
     pub async fn index_members(&self, key: &str) -> CacheResult<Vec<String>> {
+        crate::metrics::cache_op("index_members");
         let k = self.key(key);
         match &self.backend {
             Backend::Memory(m) => Ok(m.index_members(&k)),
@@ -290,6 +302,7 @@ impl Cache {
 
     /// The `limit` members of the index `key` with the lowest scores, lowest first.
     pub async fn index_oldest(&self, key: &str, limit: usize) -> CacheResult<Vec<String>> {
+        crate::metrics::cache_op("index_oldest");
         let k = self.key(key);
         match &self.backend {
             Backend::Memory(m) => Ok(m.index_oldest(&k, limit)),
@@ -304,6 +317,7 @@ impl Cache {
 
     /// Removes `members` from the index `key`.
     pub async fn index_remove(&self, key: &str, members: &[String]) -> CacheResult<()> {
+        crate::metrics::cache_op("index_remove");
         if members.is_empty() {
             return Ok(());
         }
@@ -324,6 +338,7 @@ impl Cache {
     /// when fewer than `limit` were accepted in the last `window`; otherwise returns the seconds
     /// until a slot frees, without recording.
     pub async fn throttle(&self, key: &str, limit: u32, window: Duration) -> CacheResult<Option<u64>> {
+        crate::metrics::cache_op("throttle");
         let k = self.key(key);
         match &self.backend {
             Backend::Memory(m) => Ok(m.throttle(k, limit, window)),

@@ -5,8 +5,10 @@
 pub mod addons;
 pub mod auth;
 pub mod external;
+pub mod files;
 pub mod idp;
 pub mod incall;
+pub mod ops;
 pub mod pyliteral;
 pub mod recording;
 pub mod rooms;
@@ -169,6 +171,10 @@ pub struct Config {
     pub addons: addons::AddonsConfig,
     /// Resource server and provisional-user switches (now-external-api §16.3, §16.4).
     pub idp: idp::IdpConfig,
+    /// File uploads and their cleanup (now-recordings-files §26.2).
+    pub files: files::FilesConfig,
+    /// Metrics endpoint and scheduled jobs.
+    pub ops: ops::OpsConfig,
     /// Problems found when reading the settings (empty when valid).
     pub warnings: Vec<String>,
 }
@@ -184,6 +190,7 @@ const SECRET_VARS: &[&str] = &[
     "ADDONS_TOKEN_SECRET_KEY",
     "ADDONS_CSRF_SECRET",
     "OIDC_RS_CLIENT_SECRET",
+    "MEET_METRICS_TOKEN",
 ];
 
 /// Development LiveKit credentials (the `livekit-server --dev` pair).
@@ -381,7 +388,11 @@ impl Config {
         let external_api = external::read(&mut r);
         let addons = addons::read(&mut r);
         let idp = idp::read(&mut r);
+        let files = files::read(&mut r, &rooms_settings.file_upload_restrictions, &mut warnings);
+        let ops = ops::read(&mut r);
         let config = Config {
+            files,
+            ops,
             incall,
             external_api,
             addons,
@@ -518,6 +529,8 @@ impl Config {
         external::describe(&self.external_api, &mut m);
         addons::describe(&self.addons, &mut m);
         idp::describe(&self.idp, &mut m);
+        files::describe(&self.files, &mut m);
+        ops::describe(&self.ops, &mut m);
         debug_assert!(SECRET_VARS.iter().all(|v| m.get(v).is_none_or(|s| s.is_empty() || s == "***")));
         m
     }

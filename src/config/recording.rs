@@ -12,7 +12,8 @@ use super::Reader;
 pub struct RecordingConfig {
     /// `RECORDING_OUTPUT_FOLDER`. Default `recordings`.
     pub output_folder: String,
-    /// `RECORDING_VERIFY_SSL`: TLS certificate check on the egress calls. Default true.
+    /// `LIVEKIT_VERIFY_SSL` (formerly `RECORDING_VERIFY_SSL`, still read when the new name is
+    /// unset): TLS certificate check on the egress calls. Default true.
     pub verify_ssl: bool,
     /// `RECORDING_ENABLE_STORAGE_EVENT_AUTH`. Default true (false is warned at start, S2).
     pub storage_event_auth: bool,
@@ -52,6 +53,168 @@ pub struct RecordingConfig {
     pub outbox_give_up_after: Duration,
     pub s3: S3Config,
     pub email: EmailConfig,
+    /// Upstream HEAD's recording settings (now-recordings §26.1).
+    pub head: HeadConfig,
+}
+
+/// Which object-store event format the storage hook reads (`RECORDING_EVENT_PARSER_CLASS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventParser {
+    /// `core.recording.event.parsers.MinioParser` (default): the event's URL-encoded key and
+    /// its `contentType`.
+    Minio,
+    /// `core.recording.event.parsers.S3Parser`: the key raw or encoded, the type guessed from
+    /// its extension.
+    S3,
+}
+
+/// `advanced` encoding options of screen-recording egresses (`RECORDING_ENCODING_*`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Encoding {
+    pub width: u32,
+    pub height: u32,
+    pub framerate: u32,
+    pub video_bitrate_kbps: u32,
+    pub audio_bitrate_kbps: u32,
+    pub key_frame_interval_s: f64,
+}
+
+/// Settings upstream added after the reference (now-recordings §26.1).
+#[derive(Clone, Debug)]
+pub struct HeadConfig {
+    /// `RECORDING_EVENT_PARSER_CLASS`. Default the MinIO parser.
+    pub event_parser: EventParser,
+    /// `RECORDING_DOWNLOAD_BASE_URL`: the download link is `<this>/<recording id>` (falls back to
+    /// the deprecated `SCREEN_RECORDING_BASE_URL`). Default none.
+    pub download_base_url: Option<String>,
+    /// `RECORDING_ENCODING_ENABLED` with `RECORDING_ENCODING_{WIDTH,HEIGHT,FRAMERATE,
+    /// VIDEO_BITRATE_KBPS,AUDIO_BITRATE_KBPS,KEY_FRAME_INTERVAL_S}` (1280, 720, 30, 3000, 128,
+    /// 4.0). Default disabled (`None`: LiveKit's default encoding).
+    pub encoding: Option<Encoding>,
+    /// `SUMMARY_SERVICE_VERSION`: 1 (default, the 12-key payload) or 2 (presigned URL, Docs
+    /// hand-off, job id callback).
+    pub summary_version: u8,
+    /// `SUMMARY_SERVICE_WEBHOOK_API_TOKEN` (or `_FILE`): bearer of
+    /// `recordings/external-process-hook/`. Default none (every call is 401).
+    pub summary_webhook_token: Option<String>,
+    /// `SUMMARY_SERVICE_CLOUD_STORAGE_SIGNED_URL_EXPIRY_SECONDS`: lifetime of the presigned
+    /// URLs of summary v2 (1 to 604800). Default 86400.
+    pub signed_url_expiry: Duration,
+    /// `TRANSCRIPTION_SATISFACTION_FORM_BASE_URL`: v2 `form_link`. Default none.
+    pub satisfaction_form_base_url: Option<String>,
+    /// `METADATA_COLLECTOR_ENABLED`. Default false.
+    pub metadata_collector_enabled: bool,
+    /// `METADATA_COLLECTOR_AGENT_NAME`. Default `metadata-collector`.
+    pub metadata_collector_agent_name: String,
+    /// `METADATA_COLLECTOR_OUTPUT_FOLDER`. Default `metadata`.
+    pub metadata_collector_output_folder: String,
+}
+
+impl RecordingConfig {
+    /// The base of download links: `RECORDING_DOWNLOAD_BASE_URL`, else `SCREEN_RECORDING_BASE_URL`.
+    pub fn download_base(&self) -> Option<&str> {
+        self.head.download_base_url.as_deref().or(self.screen_recording_base_url.as_deref())
+    }
+}
+
+fn read_head(r: &mut Reader<'_>, warnings: &mut Vec<String>) -> HeadConfig {
+    let event_parser = match r.opt_string("RECORDING_EVENT_PARSER_CLASS").as_deref() {
+        None | Some("core.recording.event.parsers.MinioParser") => EventParser::Minio,
+        Some("core.recording.event.parsers.S3Parser") => EventParser::S3,
+        Some(other) => {
+            r.errors.push(format!(
+                "RECORDING_EVENT_PARSER_CLASS: '{other}' is not core.recording.event.parsers.MinioParser or .S3Parser"
+            ));
+            EventParser::Minio
+        }
+    };
+    let encoding = r.bool("RECORDING_ENCODING_ENABLED", false).then(|| Encoding {
+        width: r.uint("RECORDING_ENCODING_WIDTH", 1280),
+        height: r.uint("RECORDING_ENCODING_HEIGHT", 720),
+        framerate: r.uint("RECORDING_ENCODING_FRAMERATE", 30),
+        video_bitrate_kbps: r.uint("RECORDING_ENCODING_VIDEO_BITRATE_KBPS", 3000),
+        audio_bitrate_kbps: r.uint("RECORDING_ENCODING_AUDIO_BITRATE_KBPS", 128),
+        key_frame_interval_s: r.uint("RECORDING_ENCODING_KEY_FRAME_INTERVAL_S", 4.0),
+    });
+    let summary_version = r.uint("SUMMARY_SERVICE_VERSION", 1u8);
+    if !matches!(summary_version, 1 | 2) {
+        r.errors.push(format!("SUMMARY_SERVICE_VERSION: {summary_version} is not 1 or 2"));
+    }
+    let expiry = r.uint("SUMMARY_SERVICE_CLOUD_STORAGE_SIGNED_URL_EXPIRY_SECONDS", 86_400u64);
+    if !(1..=604_800).contains(&expiry) {
+        r.errors.push(format!(
+            "SUMMARY_SERVICE_CLOUD_STORAGE_SIGNED_URL_EXPIRY_SECONDS: {expiry} is not between 1 and 604800 (S3's limit)"
+        ));
+    }
+    let download_base_url = r.opt_string("RECORDING_DOWNLOAD_BASE_URL").map(|u| u.trim_end_matches('/').to_string());
+    if let Some(endpoint) = r.opt_string("SUMMARY_SERVICE_ENDPOINT") {
+        if summary_version == 1 {
+            warnings
+                .push("SUMMARY_SERVICE_VERSION=1 is deprecated upstream: set 2 for the current summary service".into());
+            if endpoint.contains("/api/v2/") {
+                warnings.push(format!(
+                    "SUMMARY_SERVICE_ENDPOINT {endpoint} looks like a version 2 route while SUMMARY_SERVICE_VERSION=1 (R-6)"
+                ));
+            }
+        }
+    }
+    if r.raw("SCREEN_RECORDING_BASE_URL").is_some() {
+        warnings.push("SCREEN_RECORDING_BASE_URL is deprecated: set RECORDING_DOWNLOAD_BASE_URL".into());
+    }
+    HeadConfig {
+        event_parser,
+        download_base_url,
+        encoding,
+        summary_version,
+        summary_webhook_token: r.opt_string("SUMMARY_SERVICE_WEBHOOK_API_TOKEN"),
+        signed_url_expiry: Duration::from_secs(expiry.clamp(1, 604_800)),
+        satisfaction_form_base_url: r.opt_string("TRANSCRIPTION_SATISFACTION_FORM_BASE_URL"),
+        metadata_collector_enabled: r.bool("METADATA_COLLECTOR_ENABLED", false),
+        metadata_collector_agent_name: r.string("METADATA_COLLECTOR_AGENT_NAME", "metadata-collector"),
+        metadata_collector_output_folder: r.string("METADATA_COLLECTOR_OUTPUT_FOLDER", "metadata"),
+    }
+    .warn(warnings)
+}
+
+impl HeadConfig {
+    fn warn(self, warnings: &mut Vec<String>) -> HeadConfig {
+        if self.summary_version == 2 && self.download_base_url.is_none() {
+            warnings.push(
+                "SUMMARY_SERVICE_VERSION=2 without RECORDING_DOWNLOAD_BASE_URL: summaries carry no download link (R-6)"
+                    .into(),
+            );
+        }
+        self
+    }
+}
+
+fn describe_head(c: &HeadConfig, m: &mut BTreeMap<&'static str, String>) {
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let parser = match c.event_parser {
+        EventParser::Minio => "core.recording.event.parsers.MinioParser",
+        EventParser::S3 => "core.recording.event.parsers.S3Parser",
+    };
+    m.insert("RECORDING_EVENT_PARSER_CLASS", parser.into());
+    m.insert("RECORDING_DOWNLOAD_BASE_URL", opt(&c.download_base_url));
+    m.insert("RECORDING_ENCODING_ENABLED", c.encoding.is_some().to_string());
+    if let Some(e) = &c.encoding {
+        m.insert("RECORDING_ENCODING_WIDTH", e.width.to_string());
+        m.insert("RECORDING_ENCODING_HEIGHT", e.height.to_string());
+        m.insert("RECORDING_ENCODING_FRAMERATE", e.framerate.to_string());
+        m.insert("RECORDING_ENCODING_VIDEO_BITRATE_KBPS", e.video_bitrate_kbps.to_string());
+        m.insert("RECORDING_ENCODING_AUDIO_BITRATE_KBPS", e.audio_bitrate_kbps.to_string());
+        m.insert("RECORDING_ENCODING_KEY_FRAME_INTERVAL_S", e.key_frame_interval_s.to_string());
+    }
+    m.insert("SUMMARY_SERVICE_VERSION", c.summary_version.to_string());
+    m.insert(
+        "SUMMARY_SERVICE_WEBHOOK_API_TOKEN",
+        c.summary_webhook_token.as_ref().map(|_| "***".into()).unwrap_or_default(),
+    );
+    m.insert("SUMMARY_SERVICE_CLOUD_STORAGE_SIGNED_URL_EXPIRY_SECONDS", c.signed_url_expiry.as_secs().to_string());
+    m.insert("TRANSCRIPTION_SATISFACTION_FORM_BASE_URL", opt(&c.satisfaction_form_base_url));
+    m.insert("METADATA_COLLECTOR_ENABLED", c.metadata_collector_enabled.to_string());
+    m.insert("METADATA_COLLECTOR_AGENT_NAME", c.metadata_collector_agent_name.clone());
+    m.insert("METADATA_COLLECTOR_OUTPUT_FOLDER", c.metadata_collector_output_folder.clone());
 }
 
 /// Object storage settings (egress upload target, media-auth signatures, `HEAD` checks).
@@ -116,11 +279,19 @@ pub(super) fn read(r: &mut Reader<'_>, warnings: &mut Vec<String>) -> RecordingC
                 .into(),
         );
     }
-    if let Some(parser) = r.opt_string("RECORDING_EVENT_PARSER_CLASS") {
-        if parser != "core.recording.event.parsers.MinioParser" {
-            warnings.push(format!("RECORDING_EVENT_PARSER_CLASS: '{parser}' ignored, only the MinIO parser exists"));
+    let head = read_head(r, warnings);
+    // now-recordings §1.2: `LIVEKIT_VERIFY_SSL` replaced `RECORDING_VERIFY_SSL`, still read as
+    // a fallback so that existing deployments keep their setting.
+    let verify_ssl = match r.raw("LIVEKIT_VERIFY_SSL") {
+        Some(_) => r.bool("LIVEKIT_VERIFY_SSL", true),
+        None => {
+            let legacy = r.bool("RECORDING_VERIFY_SSL", true);
+            if r.raw("RECORDING_VERIFY_SSL").is_some() {
+                warnings.push("RECORDING_VERIFY_SSL is deprecated: set LIVEKIT_VERIFY_SSL".into());
+            }
+            legacy
         }
-    }
+    };
     let region = r.opt_string("AWS_S3_REGION_NAME");
     let signing_region =
         region.clone().or_else(|| r.opt_string("AWS_DEFAULT_REGION")).unwrap_or_else(|| "us-east-1".into());
@@ -133,7 +304,7 @@ pub(super) fn read(r: &mut Reader<'_>, warnings: &mut Vec<String>) -> RecordingC
     });
     RecordingConfig {
         output_folder: r.string("RECORDING_OUTPUT_FOLDER", "recordings"),
-        verify_ssl: r.bool("RECORDING_VERIFY_SSL", true),
+        verify_ssl,
         storage_event_auth,
         storage_event_enable: r.bool("RECORDING_STORAGE_EVENT_ENABLE", false),
         storage_event_token: r.opt_string("RECORDING_STORAGE_EVENT_TOKEN"),
@@ -173,6 +344,7 @@ pub(super) fn read(r: &mut Reader<'_>, warnings: &mut Vec<String>) -> RecordingC
             logo_img: r.opt_string("DJANGO_EMAIL_LOGO_IMG"),
             timeout: seconds(r, "MEET_EMAIL_TIMEOUT", 10).max(Duration::from_secs(1)),
         },
+        head,
     }
 }
 
@@ -180,7 +352,8 @@ pub(super) fn describe(c: &RecordingConfig, m: &mut BTreeMap<&'static str, Strin
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     let secret = |v: &Option<String>| v.as_ref().map(|_| "***".to_string()).unwrap_or_default();
     m.insert("RECORDING_OUTPUT_FOLDER", c.output_folder.clone());
-    m.insert("RECORDING_VERIFY_SSL", c.verify_ssl.to_string());
+    m.insert("LIVEKIT_VERIFY_SSL", c.verify_ssl.to_string());
+    describe_head(&c.head, m);
     m.insert("RECORDING_ENABLE_STORAGE_EVENT_AUTH", c.storage_event_auth.to_string());
     m.insert("RECORDING_STORAGE_EVENT_ENABLE", c.storage_event_enable.to_string());
     m.insert("RECORDING_STORAGE_EVENT_TOKEN", secret(&c.storage_event_token));
@@ -229,6 +402,35 @@ mod tests {
         assert_eq!(c.recording.screen_recording_base_url, None);
         let c = cfg(&[("SUMMARY_SERVICE_API_TOKEN", "t"), ("SCREEN_RECORDING_BASE_URL", "https://h/recordings/")]);
         assert_eq!(c.recording.screen_recording_base_url.as_deref(), Some("https://h/recordings"));
+    }
+
+    #[test]
+    fn head_settings_defaults_validation_and_masking() {
+        let c = cfg(&[("SUMMARY_SERVICE_WEBHOOK_API_TOKEN", "hook"), ("RECORDING_ENCODING_ENABLED", "true")]);
+        let h = &c.recording.head;
+        assert_eq!((h.summary_version, h.signed_url_expiry.as_secs()), (1, 86_400));
+        assert_eq!(h.metadata_collector_agent_name, "metadata-collector");
+        assert_eq!(h.metadata_collector_output_folder, "metadata");
+        let e = h.encoding.as_ref().expect("encoding on");
+        assert_eq!(
+            (e.width, e.height, e.framerate, e.video_bitrate_kbps, e.audio_bitrate_kbps),
+            (1280, 720, 30, 3000, 128)
+        );
+        assert_eq!(e.key_frame_interval_s, 4.0);
+        let d = c.describe();
+        assert_eq!(d["SUMMARY_SERVICE_WEBHOOK_API_TOKEN"], "***");
+        assert_eq!(d["RECORDING_ENCODING_FRAMERATE"], "30");
+        for bad in [
+            ("SUMMARY_SERVICE_VERSION", "3"),
+            ("RECORDING_EVENT_PARSER_CLASS", "x.Parser"),
+            ("SUMMARY_SERVICE_CLOUD_STORAGE_SIGNED_URL_EXPIRY_SECONDS", "700000"),
+        ] {
+            assert!(crate::config::from_pairs(&[bad]).is_err(), "{bad:?}");
+        }
+        let c = cfg(&[("RECORDING_DOWNLOAD_BASE_URL", "https://a/r/"), ("SCREEN_RECORDING_BASE_URL", "https://b")]);
+        assert_eq!(c.recording.download_base(), Some("https://a/r"));
+        assert!(!cfg(&[("RECORDING_VERIFY_SSL", "false")]).recording.verify_ssl, "legacy name still read");
+        assert!(cfg(&[("RECORDING_VERIFY_SSL", "false"), ("LIVEKIT_VERIFY_SSL", "true")]).recording.verify_ssl);
     }
 
     #[test]

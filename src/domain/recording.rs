@@ -1,14 +1,11 @@
 //! Recordings as pure rules (recordings §3, §6, §8.1, §11): the status machine with its
 //! compare-and-set sources (§11.3.1), modes and object keys, abilities, the mapping of LiveKit
-//! egress statuses (B3), the storage-event authentication (§6.1) and MinIO event parsing with the
-//! exact key match (§6.2, S2, B7), and the anchored media URL pattern (§8.1, S3).
+//! egress statuses (B3), the exact recording key of a storage event (§6.2, S2), and the anchored
+//! media URL pattern (§8.1, S3). Upstream HEAD's event parsers are in `recording_head`.
 
 use std::fmt;
 
-use serde_json::Value;
 use uuid::Uuid;
-
-use crate::i18n::{msg, MsgId};
 
 use super::permissions::{is_administrator, Role};
 
@@ -23,10 +20,14 @@ pub enum Status {
     FailedToStart,
     FailedToStop,
     NotificationSucceeded,
+    /// The summary service reported its job done (now-recordings §13).
+    ExternalProcessSuccessful,
+    /// The summary service reported its job failed.
+    ExternalProcessFailed,
 }
 
 impl Status {
-    pub const ALL: [Status; 8] = [
+    pub const ALL: [Status; 10] = [
         Status::Initiated,
         Status::Active,
         Status::Stopped,
@@ -35,6 +36,8 @@ impl Status {
         Status::FailedToStart,
         Status::FailedToStop,
         Status::NotificationSucceeded,
+        Status::ExternalProcessSuccessful,
+        Status::ExternalProcessFailed,
     ];
 
     pub fn parse(s: &str) -> Option<Status> {
@@ -51,6 +54,8 @@ impl Status {
             Status::FailedToStart => "failed_to_start",
             Status::FailedToStop => "failed_to_stop",
             Status::NotificationSucceeded => "notification_succeeded",
+            Status::ExternalProcessSuccessful => "external_process_successful",
+            Status::ExternalProcessFailed => "external_process_failed",
         }
     }
 
@@ -64,9 +69,16 @@ impl Status {
         Status::Saved.allowed_from().contains(&self)
     }
 
-    /// The file is known to exist (B4: both `saved` and `notification_succeeded`).
+    /// The file is known to exist (B4, NRC-MOD-2: `saved`, `notification_succeeded` and both
+    /// external-process outcomes).
     pub fn is_saved(self) -> bool {
-        matches!(self, Status::Saved | Status::NotificationSucceeded)
+        matches!(
+            self,
+            Status::Saved
+                | Status::NotificationSucceeded
+                | Status::ExternalProcessSuccessful
+                | Status::ExternalProcessFailed
+        )
     }
 
     /// The statuses a compare-and-set transition to `self` may start from (§11.3.1).
@@ -80,6 +92,13 @@ impl Status {
             Status::FailedToStop => &[Status::Active],
             Status::Saved => &[Status::Active, Status::Stopped, Status::FailedToStop],
             Status::NotificationSucceeded => &[Status::Saved],
+            // only a saved recording's job can end, and its outcome may be corrected.
+            Status::ExternalProcessSuccessful | Status::ExternalProcessFailed => &[
+                Status::Saved,
+                Status::NotificationSucceeded,
+                Status::ExternalProcessSuccessful,
+                Status::ExternalProcessFailed,
+            ],
         }
     }
 }
@@ -198,107 +217,8 @@ pub fn egress_running(egress_status: i32) -> bool {
     status_after_egress(egress_status, false).is_none()
 }
 
-/// Why the storage-event authentication refused a request (§6.1): each is a 401 with this text.
-pub fn check_storage_auth(enabled: bool, token: Option<&str>, header: Option<&str>) -> Result<(), MsgId> {
-    if !enabled {
-        return Ok(());
-    }
-    let Some(expected) = token.filter(|t| !t.is_empty()) else {
-        return Err(msg::STORAGE_TOKEN_NOT_CONFIGURED);
-    };
-    let Some(header) = header.filter(|h| !h.is_empty()) else {
-        return Err(msg::STORAGE_AUTHORIZATION_REQUIRED);
-    };
-    let parts: Vec<&str> = header.split(' ').collect();
-    if parts.len() != 2 || parts[0] != "Bearer" {
-        return Err(msg::INVALID_AUTHORIZATION_HEADER);
-    }
-    if !super::secret_eq(parts[1].as_bytes(), expected.as_bytes()) {
-        return Err(msg::INVALID_TOKEN);
-    }
-    Ok(())
-}
-
 /// The content types a recording file may have (§6.2).
 pub const ALLOWED_CONTENT_TYPES: [&str; 2] = ["audio/ogg", "video/mp4"];
-
-/// The outcome of reading a storage event, before any database access.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EventRead {
-    /// A recording object: the id found in the (decoded) key, and that key.
-    Recording { id: Uuid, key: String },
-    /// Not a recording object (content type, key shape): 200 `{"message": "Ignore …"}`.
-    Ignore(String),
-}
-
-/// Why a storage event is refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EventError {
-    /// Malformed body (B7: 400 `{"detail": "Invalid request data: <reason>"}`).
-    Invalid(String),
-    /// Bucket other than ours: 403 `Invalid bucket specified`.
-    Bucket,
-}
-
-fn field<'a>(v: &'a Value, name: &str) -> Result<&'a Value, EventError> {
-    match v {
-        Value::Object(m) => {
-            m.get(name).ok_or_else(|| EventError::Invalid(format!("Missing or malformed key: '{name}'.")))
-        }
-        _ => Err(EventError::Invalid(format!("Missing or malformed key: '{name}'."))),
-    }
-}
-
-fn text<'a>(v: &'a Value, what: &str) -> Result<&'a str, EventError> {
-    match v {
-        Value::String(s) => Ok(s),
-        Value::Null => Err(EventError::Invalid(format!("Missing essential data fields: {what} cannot be None"))),
-        _ => Err(EventError::Invalid(format!("Missing or malformed key: '{what}'."))),
-    }
-}
-
-/// Reads a MinIO event (§6.2, §12.2) for `bucket` and the output `folder`: only `Records[0]`
-/// counts. Refusals keep the reference's texts; wrong JSON types are 400s too (B7). An object
-/// is a recording only when its URL-decoded key is exactly `<folder>/<uuid>.<mp4|ogg>` (S2).
-pub fn read_storage_event(body: &Value, bucket: &str, folder: &str) -> Result<EventRead, EventError> {
-    let empty = match body {
-        Value::Null => true,
-        Value::Object(m) => m.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        Value::String(s) => s.is_empty(),
-        Value::Bool(b) => !b,
-        Value::Number(n) => n.as_f64() == Some(0.0),
-    };
-    if empty {
-        return Err(EventError::Invalid("Received empty data.".into()));
-    }
-    let records = field(body, "Records")?;
-    let first = match records {
-        Value::Array(a) => {
-            a.first().ok_or_else(|| EventError::Invalid("Missing or malformed key: list index out of range.".into()))?
-        }
-        _ => return Err(EventError::Invalid("Missing or malformed key: 'Records'.".into())),
-    };
-    let s3 = field(first, "s3")?;
-    let object = field(s3, "object")?;
-    let raw_key = field(object, "key")?;
-    let content_type = field(object, "contentType")?;
-    let bucket_name = field(field(s3, "bucket")?, "name")?;
-    let raw_key = text(raw_key, "filepath")?;
-    let content_type = text(content_type, "filetype")?;
-    let bucket_name = text(bucket_name, "bucket_name")?;
-    if bucket.is_empty() || bucket_name != bucket {
-        return Err(EventError::Bucket);
-    }
-    if !ALLOWED_CONTENT_TYPES.contains(&content_type) {
-        return Ok(EventRead::Ignore(format!("unsupported '{content_type}', expected one of audio/ogg, video/mp4")));
-    }
-    let key = decode_key(raw_key);
-    match recording_id_in_key(&key, folder) {
-        Some(id) => Ok(EventRead::Recording { id, key }),
-        None => Ok(EventRead::Ignore(format!("'{key}' is not a recording object"))),
-    }
-}
 
 /// S3 event keys are URL-encoded, with `+` for spaces (§12.2).
 pub fn decode_key(raw: &str) -> String {
@@ -352,13 +272,8 @@ pub fn parse_media_url(original: Option<&str>, folder: &str) -> Result<(Uuid, &'
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     const ID: &str = "5e14295d-c63e-4a08-b5cf-3a42e84fd76e";
-
-    fn event(key: &str, ct: Value, bucket: &str) -> Value {
-        json!({"Records": [{"s3": {"bucket": {"name": bucket}, "object": {"key": key, "contentType": ct}}}]})
-    }
 
     #[test]
     fn rm_8_keys_use_the_folder_verbatim() {
@@ -390,7 +305,15 @@ mod tests {
         let savable: Vec<_> = Status::ALL.into_iter().filter(|s| s.is_savable()).collect();
         assert_eq!(savable, [Status::Active, Status::Stopped, Status::FailedToStop]);
         let saved: Vec<_> = Status::ALL.into_iter().filter(|s| s.is_saved()).collect();
-        assert_eq!(saved, [Status::Saved, Status::NotificationSucceeded]);
+        assert_eq!(
+            saved,
+            [
+                Status::Saved,
+                Status::NotificationSucceeded,
+                Status::ExternalProcessSuccessful,
+                Status::ExternalProcessFailed
+            ]
+        );
     }
 
     #[test]
@@ -420,76 +343,6 @@ mod tests {
         }
         assert_eq!(status_after_stop(ABORTED), Status::Aborted);
         assert_eq!(status_after_stop(FAILED), Status::FailedToStop);
-    }
-
-    #[test]
-    fn rs_10_storage_authentication_rules() {
-        let ok = |h: Option<&str>| check_storage_auth(true, Some("tok"), h);
-        assert_eq!(ok(Some("Bearer tok")), Ok(()));
-        assert_eq!(check_storage_auth(false, None, None), Ok(()));
-        assert_eq!(check_storage_auth(false, Some("tok"), Some("garbage")), Ok(()));
-        assert_eq!(check_storage_auth(true, None, Some("Bearer tok")), Err(msg::STORAGE_TOKEN_NOT_CONFIGURED));
-        assert_eq!(check_storage_auth(true, Some(""), None), Err(msg::STORAGE_TOKEN_NOT_CONFIGURED));
-        assert_eq!(ok(None), Err(msg::STORAGE_AUTHORIZATION_REQUIRED));
-        assert_eq!(ok(Some("")), Err(msg::STORAGE_AUTHORIZATION_REQUIRED));
-        for bad in
-            ["InvalidFormat", "Basic some-token", "Bearer", "bearer tok", "Bearer   extra-spaces-token", "Bearer  tok"]
-        {
-            assert_eq!(ok(Some(bad)), Err(msg::INVALID_AUTHORIZATION_HEADER), "{bad}");
-        }
-        assert_eq!(ok(Some("Bearer wrong")), Err(msg::INVALID_TOKEN));
-    }
-
-    #[test]
-    fn rs_11_parser_rules() {
-        let id = Uuid::parse_str(ID).unwrap();
-        let b = "meet-media-storage";
-        let good = event(&format!("recordings%2F{ID}.ogg"), json!("audio/ogg"), b);
-        assert_eq!(
-            read_storage_event(&good, b, "recordings"),
-            Ok(EventRead::Recording { id, key: format!("recordings/{ID}.ogg") })
-        );
-        assert_eq!(
-            read_storage_event(&json!({}), b, "recordings"),
-            Err(EventError::Invalid("Received empty data.".into()))
-        );
-        let no_object = json!({"Records": [{"s3": {"bucket": {"name": b}}}]});
-        assert_eq!(
-            read_storage_event(&no_object, b, "recordings"),
-            Err(EventError::Invalid("Missing or malformed key: 'object'.".into()))
-        );
-        let null_ct = event("k", Value::Null, b);
-        assert_eq!(
-            read_storage_event(&null_ct, b, "recordings"),
-            Err(EventError::Invalid("Missing essential data fields: filetype cannot be None".into()))
-        );
-        assert_eq!(
-            read_storage_event(&event("k", json!("audio/ogg"), "other"), b, "recordings"),
-            Err(EventError::Bucket)
-        );
-        assert_eq!(read_storage_event(&good, "", "recordings"), Err(EventError::Bucket));
-        assert!(matches!(
-            read_storage_event(&event("k", json!("text/plain"), b), b, "recordings"),
-            Ok(EventRead::Ignore(_))
-        ));
-        for k in ["invalid_filepath", "recording%2F5e14295dc63e4a08b5cf3a42e84fd76e.ogg", &format!("other%2F{ID}.ogg")]
-        {
-            assert!(
-                matches!(
-                    read_storage_event(&event(k, json!("audio/ogg"), b), b, "recordings"),
-                    Ok(EventRead::Ignore(_))
-                ),
-                "{k}"
-            );
-        }
-        let nested = event(&format!("parent_folder%2Ffolder%2F{ID}.ogg"), json!("audio/ogg"), b);
-        assert!(matches!(read_storage_event(&nested, b, "parent_folder/folder"), Ok(EventRead::Recording { .. })));
-        assert_eq!(
-            read_storage_event(&json!({"Records": []}), b, "recordings"),
-            Err(EventError::Invalid("Missing or malformed key: list index out of range.".into()))
-        );
-        assert!(matches!(read_storage_event(&json!([1]), b, "recordings"), Err(EventError::Invalid(_))));
-        assert!(matches!(read_storage_event(&json!({"Records": "x"}), b, "recordings"), Err(EventError::Invalid(_))));
     }
 
     #[test]

@@ -146,12 +146,17 @@ pub fn publish_sources(configuration: &Value) -> Option<Vec<String>> {
     sources(v, &[]).ok().flatten()
 }
 
-/// A random PIN of `length` digits from the operating system's CSPRNG, left-padded with zeros
-/// (§10.1).
+/// A random PIN of `length` digits (at most 32, see `ROOM_TELEPHONY_PIN_LENGTH`): a uniform
+/// integer below `10^length` from the operating system's CSPRNG, left-padded with zeros (§10.1).
 pub fn random_pin(length: u32) -> String {
     use rand::Rng;
-    let mut rng = rand::rngs::OsRng;
-    (0..length).map(|_| char::from(b'0' + rng.gen_range(0..10u8))).collect()
+    let draw = rand::rngs::OsRng.gen_range(0..10u128.pow(length.min(32)));
+    pin_from_number(draw, length)
+}
+
+/// The PIN a drawn number gives: its decimal digits, left-padded with zeros to `length`.
+pub fn pin_from_number(number: u128, length: u32) -> String {
+    format!("{number:0width$}", width = length as usize)
 }
 
 #[cfg(test)]
@@ -215,5 +220,13 @@ mod tests {
         let p = random_pin(10);
         assert_eq!(p.len(), 10);
         assert!(p.chars().all(|c| c.is_ascii_digit()));
+        assert_eq!(random_pin(32).len(), 32);
+    }
+
+    #[test]
+    fn nr_tel_3_drawn_number_is_left_padded() {
+        assert_eq!(pin_from_number(12345, 10), "0000012345");
+        assert_eq!(pin_from_number(9_999, 4), "9999");
+        assert_eq!(pin_from_number(0, 5), "00000");
     }
 }

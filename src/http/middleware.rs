@@ -55,9 +55,12 @@ pub async fn request_log(req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
     let span = tracing::info_span!("request", request_id = %id);
+    let in_flight = crate::metrics::InFlight::start();
     let mut resp = tracing::Instrument::instrument(next.run(req), span.clone()).await;
+    drop(in_flight);
     let status = resp.status().as_u16();
-    let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = start.elapsed().as_secs_f64();
+    let latency_ms = elapsed * 1000.0;
     span.in_scope(|| {
         let route = route.as_deref().unwrap_or("-");
         if status >= 500 {
@@ -66,6 +69,12 @@ pub async fn request_log(req: Request, next: Next) -> Response {
             tracing::info!(%method, path, route, status, latency_ms, "request");
         }
     });
+    let labels = crate::metrics::HttpLabels {
+        method: crate::metrics::method_label(&method),
+        route: route.unwrap_or_else(|| "unmatched".to_string()),
+        status: crate::metrics::status_class(status),
+    };
+    crate::metrics::http_request(&labels, elapsed);
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(REQUEST_ID.clone(), v);
     }

@@ -8,10 +8,12 @@ pub mod bodies;
 pub mod client_ip;
 pub mod external;
 pub mod extract;
+pub mod files;
 pub mod health;
 pub mod incall;
 pub mod lobby;
 pub mod meta;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod pagination;
@@ -196,6 +198,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
     routes.extend(incall::routes());
     routes.extend(external::routes());
     routes.extend(addons::routes());
+    routes.extend(files::routes());
     routes
 }
 
@@ -227,6 +230,9 @@ pub fn router(state: AppState) -> Router {
     }
     app = app.merge(auth::routes());
     app = app.merge(health::routes()).merge(openapi::routes());
+    if state.config.ops.metrics_enabled && state.config.ops.metrics_bind.is_none() {
+        app = app.merge(metrics::routes());
+    }
     let paths = Paths(Arc::new(matcher));
     app.fallback(not_found)
         .layer(axum::Extension(paths))

@@ -105,8 +105,9 @@ async fn receive(
         return Ok(answer(StatusCode::UNPROCESSABLE_ENTITY, WebhookStatus::Error));
     }
     if event.event.starts_with("egress_") {
-        // recordings §11.3.2: an egress's end (or start) moves its recording; duplicates are no-ops.
-        crate::service::recordings::on_egress_event(&state, &event).await?;
+        // recordings §11.3.2, now-recordings §11: an egress's events move its recording and the room
+        // metadata; duplicates are no-ops.
+        crate::service::recording_events::on_egress_event(&state, &event).await?;
     }
     match event.event.as_str() {
         "room_started" => crate::service::roomkit::on_room_started(&state, room_name).await?,

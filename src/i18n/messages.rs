@@ -154,4 +154,17 @@ messages! {
     BACKCHANNEL_NO_SUB_OR_SID = "Token must contain either sub or sid claim";
     BACKCHANNEL_ALREADY_PROCESSED = "Token already processed";
     BACKCHANNEL_FAILED = "Logout failed";
+    // Recordings at upstream HEAD (now-recordings §6–§13): upstream's texts, untranslated upstream.
+    REC_INVALID_REQUEST_DATA = "Invalid request data.";
+    REC_INVALID_BUCKET = "Invalid bucket specified.";
+    REC_INVALID_AUTHORIZATION_FORMAT = "Invalid authorization header format.";
+    // File uploads (now-recordings-files §21): upstream's texts; "not uploaded" is our own (R-F5).
+    FILE_EXTENSION_NOT_ALLOWED = "This file extension is not allowed.";
+    FILE_MAX_COUNT = "You have reached the maximum number of files for this type.";
+    FILE_ID_TAKEN = "A file with this ID already exists. You cannot override it.";
+    FILE_NOT_PENDING = "This action is only available for files in PENDING state.";
+    FILE_NOT_UPLOADED = "The file was not uploaded.";
+    FILE_SIZE_EXCEEDED = "The file size is higher than the allowed max size.";
+    FILE_TYPE_NOT_ALLOWED = "The file type is not allowed.";
+    SELECT_VALID_CHOICE = "Select a valid choice. {value} is not one of the available choices.";
 }

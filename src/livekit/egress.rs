@@ -12,7 +12,7 @@ use livekit_api::access_token::VideoGrants;
 use livekit_protocol as proto;
 use prost::Message;
 
-use crate::config::recording::S3Config;
+use crate::config::recording::{Encoding, S3Config};
 use crate::config::Config;
 use crate::domain::recording::Mode;
 
@@ -74,14 +74,16 @@ impl Egress {
     }
 }
 
-/// The room-composite request of the reference (§5.2, B14): one file output uploaded to S3 at
-/// `filepath`; `audio_only` and OGG for transcripts, MP4 otherwise; no layout, no encoding
-/// options, nothing else.
+/// The room-composite request of upstream HEAD (now-recordings §6.4): one file output uploaded
+/// to S3 at `filepath`; `audio_only` and OGG for transcripts; MP4 with the `speaker-light`
+/// layout for screen recordings, with `advanced` encoding options only when
+/// `RECORDING_ENCODING_ENABLED` (else LiveKit's default encoding, B14); nothing else.
 pub fn room_composite_request(
     room_name: &str,
     mode: Mode,
     filepath: &str,
     s3: &S3Config,
+    encoding: Option<&Encoding>,
 ) -> proto::RoomCompositeEgressRequest {
     let upload = proto::S3Upload {
         access_key: s3.access_key_id.clone().unwrap_or_default(),
@@ -96,8 +98,25 @@ pub fn room_composite_request(
         Mode::ScreenRecording => proto::EncodedFileType::Mp4,
         Mode::Transcript => proto::EncodedFileType::Ogg,
     };
+    let video = mode == Mode::ScreenRecording;
+    let options = encoding.filter(|_| video).map(|e| {
+        proto::room_composite_egress_request::Options::Advanced(proto::EncodingOptions {
+            width: e.width as i32,
+            height: e.height as i32,
+            framerate: e.framerate as i32,
+            video_bitrate: e.video_bitrate_kbps as i32,
+            audio_bitrate: e.audio_bitrate_kbps as i32,
+            key_frame_interval: e.key_frame_interval_s,
+            video_codec: proto::VideoCodec::H264Main as i32,
+            audio_codec: proto::AudioCodec::Aac as i32,
+            audio_frequency: 48_000,
+            ..Default::default()
+        })
+    });
     proto::RoomCompositeEgressRequest {
         room_name: room_name.to_string(),
+        layout: if video { "speaker-light".to_string() } else { String::new() },
+        options,
         audio_only: mode == Mode::Transcript,
         file_outputs: vec![proto::EncodedFileOutput {
             file_type: file_type as i32,
@@ -141,7 +160,7 @@ mod tests {
 
     #[test]
     fn rw_3_rw_6_rw_7_b14_requests_carry_only_the_reference_fields() {
-        let r = room_composite_request("room", Mode::Transcript, "recordings/x.ogg", &s3());
+        let r = room_composite_request("room", Mode::Transcript, "recordings/x.ogg", &s3(), Some(&enc()));
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["roomName"], "room");
         assert_eq!(json["audioOnly"], true);
@@ -153,8 +172,39 @@ mod tests {
         assert!(u.force_path_style);
         assert_eq!((u.access_key.as_str(), u.secret.as_str(), u.region.as_str()), ("meet", "password", ""));
         assert_eq!((u.endpoint.as_str(), u.bucket.as_str()), ("http://minio:9000", "meet-media-storage"));
-        let v = room_composite_request("room", Mode::ScreenRecording, "recordings/x.mp4", &s3());
-        assert!(!v.audio_only);
+        let v = room_composite_request("room", Mode::ScreenRecording, "recordings/x.mp4", &s3(), None);
+        assert!(!v.audio_only && v.options.is_none());
+        assert_eq!(v.layout, "speaker-light");
         assert_eq!(v.file_outputs[0].file_type, proto::EncodedFileType::Mp4 as i32);
+    }
+
+    fn enc() -> Encoding {
+        Encoding {
+            width: 1280,
+            height: 720,
+            framerate: 15,
+            video_bitrate_kbps: 600,
+            audio_bitrate_kbps: 64,
+            key_frame_interval_s: 10.0,
+        }
+    }
+
+    #[test]
+    fn nrc_start_11_encoding_options_when_enabled() {
+        let v = room_composite_request("room", Mode::ScreenRecording, "recordings/x.mp4", &s3(), Some(&enc()));
+        let Some(proto::room_composite_egress_request::Options::Advanced(a)) = v.options else { panic!("advanced") };
+        let want = proto::EncodingOptions {
+            width: 1280,
+            height: 720,
+            framerate: 15,
+            video_bitrate: 600,
+            audio_bitrate: 64,
+            key_frame_interval: 10.0,
+            video_codec: proto::VideoCodec::H264Main as i32,
+            audio_codec: proto::AudioCodec::Aac as i32,
+            audio_frequency: 48_000,
+            ..Default::default()
+        };
+        assert_eq!(a, want);
     }
 }

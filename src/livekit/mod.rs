@@ -58,7 +58,7 @@ impl LiveKit {
                 &config.livekit_api_key,
                 &config.livekit_api_secret,
                 config.livekit_timeout,
-                true,
+                config.recording.verify_ssl,
             ),
             verifier: TokenVerifier::with_api_key(&config.livekit_api_key, &config.livekit_api_secret),
             timeout: config.livekit_timeout,
@@ -130,6 +130,17 @@ impl LiveKit {
         room: &str,
         update: serde_json::Map<String, serde_json::Value>,
     ) -> Result<bool, String> {
+        self.edit_room_metadata(room, update, &[]).await
+    }
+
+    /// Like [`LiveKit::merge_room_metadata`], also removing the keys `remove` (now-recordings
+    /// §15: the recording keys leave the metadata when the egress ends). Other keys are kept.
+    pub async fn edit_room_metadata(
+        &self,
+        room: &str,
+        update: serde_json::Map<String, serde_json::Value>,
+        remove: &[&str],
+    ) -> Result<bool, String> {
         let client = self.rooms.as_ref().ok_or("LIVEKIT_API_URL is not set")?;
         let running = tokio::time::timeout(self.timeout, client.list_rooms(vec![room.to_string()]))
             .await
@@ -141,6 +152,9 @@ impl LiveKit {
             _ => serde_json::Map::new(),
         };
         metadata.extend(update);
+        for key in remove {
+            metadata.remove(*key);
+        }
         let text = python_json(&serde_json::Value::Object(metadata));
         tokio::time::timeout(self.timeout, client.update_room_metadata(room, &text))
             .await
@@ -159,6 +173,28 @@ impl LiveKit {
         };
         let _: proto::AgentDispatch =
             self.room_service.call("AgentDispatchService", "CreateDispatch", admin_of(room), req).await?;
+        Ok(())
+    }
+
+    /// `AgentDispatchService.CreateDispatch` with `metadata` (now-recordings §14): the id of
+    /// the dispatch LiveKit created.
+    pub async fn dispatch_agent(&self, room: &str, agent_name: &str, metadata: &str) -> Result<String, CallError> {
+        let req = proto::CreateAgentDispatchRequest {
+            agent_name: agent_name.into(),
+            room: room.into(),
+            metadata: metadata.into(),
+            ..Default::default()
+        };
+        let dispatch: proto::AgentDispatch =
+            self.room_service.call("AgentDispatchService", "CreateDispatch", admin_of(room), req).await?;
+        Ok(dispatch.id)
+    }
+
+    /// `AgentDispatchService.DeleteDispatch` of `dispatch_id` in the LiveKit room `room`.
+    pub async fn delete_agent_dispatch(&self, room: &str, dispatch_id: &str) -> Result<(), CallError> {
+        let req = proto::DeleteAgentDispatchRequest { dispatch_id: dispatch_id.into(), room: room.into() };
+        let _: proto::AgentDispatch =
+            self.room_service.call("AgentDispatchService", "DeleteDispatch", admin_of(room), req).await?;
         Ok(())
     }
 

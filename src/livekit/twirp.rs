@@ -91,8 +91,18 @@ impl Client {
         self.call_as("SIP", method, token, req).await
     }
 
-    /// Posts `req` with the bearer `token` (signed here).
+    /// Posts `req` with the bearer `token` (signed here), timed in the metrics.
     async fn call_as<Req: Message, Resp: Message + Default>(
+        &self,
+        service: &str,
+        method: &str,
+        token: AccessToken,
+        req: Req,
+    ) -> Result<Resp, CallError> {
+        crate::metrics::call("livekit", method, self.post(service, method, token, req)).await
+    }
+
+    async fn post<Req: Message, Resp: Message + Default>(
         &self,
         service: &str,
         method: &str,

@@ -112,10 +112,13 @@ impl Mailer {
             .multipart(MultiPart::alternative_plain_html(message.text.clone(), message.html.clone()))
             .map_err(|e| MailError::Build(e.to_string()))?;
         // lettre's own timeout covers each socket operation; this one bounds the conversation.
-        tokio::time::timeout(self.timeout * 3, transport.send(email))
-            .await
-            .map_err(|_| MailError::Smtp("timed out".into()))?
-            .map_err(|e| MailError::Smtp(e.to_string()))?;
+        let send = async {
+            tokio::time::timeout(self.timeout * 3, transport.send(email))
+                .await
+                .map_err(|_| MailError::Smtp("timed out".into()))?
+                .map_err(|e| MailError::Smtp(e.to_string()))
+        };
+        crate::metrics::call("smtp", "send", send).await?;
         Ok(())
     }
 }

@@ -4,7 +4,7 @@
 //! part is not HTML-escaped; the HTML part is. Lines whose setting is unset are left out, and the
 //! link only appears when `SCREEN_RECORDING_BASE_URL` is set (S1).
 
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::{DateTime, Utc};
 
 use super::Rendered;
 
@@ -23,6 +23,8 @@ pub struct Vars<'a> {
     /// The site's default language (`DJANGO_LANGUAGE_CODE`).
     pub default_language: &'a str,
     pub link: Option<String>,
+    /// `RECORDING_EXPIRATION_DAYS`: adds the expiry sentence.
+    pub expiration_days: Option<u64>,
 }
 
 /// The languages this e-mail is written in: the API's.
@@ -35,10 +37,15 @@ pub fn pick(user: &str, default: &str) -> Lang {
 }
 
 struct Texts {
+    /// Upstream's subject translations, first letter upper-cased only.
     subject: &'static str,
+    /// Upstream's heading translations.
     heading: &'static str,
     /// `{room}`, `{date}`, `{time}`.
     ready: &'static str,
+    /// Upstream's expiry sentence translations, `{days}`.
+    expires: &'static str,
+    sharing: &'static str,
     keep: &'static str,
     steps: [&'static str; 3],
     open: &'static str,
@@ -47,19 +54,19 @@ struct Texts {
     /// `{brand}`.
     thanks: &'static str,
     thanks_plain: &'static str,
-    days: [&'static str; 7],
-    months: [&'static str; 12],
 }
 
 fn texts(lang: Lang) -> Texts {
     match lang {
         Lang::En => Texts {
             subject: "Your recording is ready",
-            heading: "Your recording is ready",
+            heading: "Your recording is ready!",
             ready: "The recording of the meeting \"{room}\" made on {date} at {time} is now available to download.",
+            expires: "The recording will expire in {days} days.",
+            sharing: "The recording cannot be shared by link yet: only its organizers can download it.",
             keep: "To keep a copy:",
             steps: [
-                "Open the recording with the button below.",
+                "Open the recording with the Open link.",
                 "Use the download button of the page.",
                 "Store the file somewhere safe.",
             ],
@@ -67,29 +74,16 @@ fn texts(lang: Lang) -> Texts {
             questions: "Questions? Write to us at {support}.",
             thanks: "Thank you for using {brand}.",
             thanks_plain: "Thank you.",
-            days: ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
-            months: [
-                "January",
-                "February",
-                "March",
-                "April",
-                "May",
-                "June",
-                "July",
-                "August",
-                "September",
-                "October",
-                "November",
-                "December",
-            ],
         },
         Lang::Fr => Texts {
             subject: "Votre enregistrement est prêt",
-            heading: "Votre enregistrement est prêt",
+            heading: "Votre enregistrement est prêt !",
             ready: "L'enregistrement de la réunion « {room} » du {date} à {time} peut maintenant être téléchargé.",
+            expires: "L'enregistrement expirera dans {days} jours.",
+            sharing: "L'enregistrement ne peut pas encore être partagé par lien : seuls ses organisateurs peuvent le télécharger.",
             keep: "Pour en garder une copie :",
             steps: [
-                "Ouvrez l'enregistrement avec le bouton ci-dessous.",
+                "Ouvrez l'enregistrement avec le lien Ouvrir.",
                 "Utilisez le bouton de téléchargement de la page.",
                 "Rangez le fichier en lieu sûr.",
             ],
@@ -97,29 +91,16 @@ fn texts(lang: Lang) -> Texts {
             questions: "Une question ? Écrivez-nous à {support}.",
             thanks: "Merci d'utiliser {brand}.",
             thanks_plain: "Merci.",
-            days: ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"],
-            months: [
-                "janvier",
-                "février",
-                "mars",
-                "avril",
-                "mai",
-                "juin",
-                "juillet",
-                "août",
-                "septembre",
-                "octobre",
-                "novembre",
-                "décembre",
-            ],
         },
         Lang::Nl => Texts {
-            subject: "Je opname staat klaar",
-            heading: "Je opname staat klaar",
+            subject: "Je opname is klaar",
+            heading: "Je opname is klaar!",
             ready: "De opname van de vergadering \"{room}\" van {date} om {time} kan nu worden gedownload.",
+            expires: "De opname verloopt over {days} dagen.",
+            sharing: "De opname kan nog niet via een link worden gedeeld: alleen de organisatoren kunnen hem downloaden.",
             keep: "Zo bewaar je een kopie:",
             steps: [
-                "Open de opname met de knop hieronder.",
+                "Open de opname met de link Openen.",
                 "Gebruik de downloadknop op de pagina.",
                 "Bewaar het bestand op een veilige plek.",
             ],
@@ -127,30 +108,16 @@ fn texts(lang: Lang) -> Texts {
             questions: "Vragen? Schrijf ons via {support}.",
             thanks: "Bedankt voor het gebruik van {brand}.",
             thanks_plain: "Bedankt.",
-            days: ["maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"],
-            months: [
-                "januari",
-                "februari",
-                "maart",
-                "april",
-                "mei",
-                "juni",
-                "juli",
-                "augustus",
-                "september",
-                "oktober",
-                "november",
-                "december",
-            ],
         },
         Lang::De => Texts {
-            subject: "Ihre Aufnahme ist fertig",
-            heading: "Ihre Aufnahme ist fertig",
-            ready:
-                "Die Aufnahme der Besprechung „{room}“ vom {date} um {time} Uhr steht jetzt zum Herunterladen bereit.",
+            subject: "Ihre Aufzeichnung ist bereit",
+            heading: "Ihre Aufzeichnung ist fertig!",
+            ready: "Die Aufzeichnung der Besprechung „{room}“ vom {date} um {time} steht jetzt zum Herunterladen bereit.",
+            expires: "Die Aufzeichnung wird in {days} Tagen ablaufen.",
+            sharing: "Die Aufzeichnung kann noch nicht per Link geteilt werden: nur die Organisatoren können sie herunterladen.",
             keep: "So bewahren Sie eine Kopie auf:",
             steps: [
-                "Öffnen Sie die Aufnahme über die Schaltfläche unten.",
+                "Öffnen Sie die Aufzeichnung über den Link Öffnen.",
                 "Nutzen Sie die Download-Schaltfläche der Seite.",
                 "Speichern Sie die Datei an einem sicheren Ort.",
             ],
@@ -158,21 +125,6 @@ fn texts(lang: Lang) -> Texts {
             questions: "Fragen? Schreiben Sie uns an {support}.",
             thanks: "Danke, dass Sie {brand} nutzen.",
             thanks_plain: "Vielen Dank.",
-            days: ["Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"],
-            months: [
-                "Januar",
-                "Februar",
-                "März",
-                "April",
-                "Mai",
-                "Juni",
-                "Juli",
-                "August",
-                "September",
-                "Oktober",
-                "November",
-                "Dezember",
-            ],
         },
     }
 }
@@ -193,18 +145,12 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// Date and time of `at` in `timezone` (UTC when the zone is unknown), in `lang`.
-pub fn date_time(at: DateTime<Utc>, timezone: &str, lang: Lang) -> (String, String) {
+/// Date (`%Y-%m-%d`) and time (`%H:%M`) of `at` in `timezone` (UTC when the zone is unknown),
+/// as upstream HEAD writes them (now-recordings §12.3).
+pub fn date_time(at: DateTime<Utc>, timezone: &str, _lang: Lang) -> (String, String) {
     let tz: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::UTC);
     let local = at.with_timezone(&tz);
-    let t = texts(lang);
-    let day = t.days[local.weekday().num_days_from_monday() as usize];
-    let month = t.months[local.month0() as usize];
-    let date = match lang {
-        Lang::De => format!("{day}, {}. {month} {}", local.day(), local.year()),
-        _ => format!("{day} {} {month} {}", local.day(), local.year()),
-    };
-    (date, format!("{:02}:{:02}", local.hour(), local.minute()))
+    (local.format("%Y-%m-%d").to_string(), local.format("%H:%M").to_string())
 }
 
 /// Renders the message for one recipient.
@@ -216,7 +162,12 @@ pub fn render(v: &Vars<'_>) -> Rendered {
         t.ready.replace("{room}", room).replace("{date}", date).replace("{time}", time)
     };
 
-    let mut text = vec![t.heading.to_string(), String::new(), ready(v.room_name, &date, &time), String::new()];
+    let mut first = ready(v.room_name, &date, &time);
+    if let Some(days) = v.expiration_days.filter(|d| *d > 0) {
+        first = format!("{first} {}", t.expires.replace("{days}", &days.to_string()));
+    }
+    let mut text = vec![t.heading.to_string(), String::new(), first.clone(), String::new(), t.sharing.to_string()];
+    text.push(String::new());
     if let Some(link) = &v.link {
         text.push(t.keep.to_string());
         for (i, s) in t.steps.iter().enumerate() {
@@ -244,7 +195,11 @@ pub fn render(v: &Vars<'_>) -> Rendered {
         html.push_str(&format!("<p><img src=\"{}\" alt=\"Logo email\" width=\"160\"></p>", escape(logo)));
     }
     html.push_str(&format!("<h1>{}</h1>", escape(t.heading)));
-    html.push_str(&format!("<p>{}</p>", ready(&escape(v.room_name), &escape(&date), &escape(&time))));
+    let mut first_html = ready(&escape(v.room_name), &escape(&date), &escape(&time));
+    if let Some(days) = v.expiration_days.filter(|d| *d > 0) {
+        first_html = format!("{first_html} {}", escape(&t.expires.replace("{days}", &days.to_string())));
+    }
+    html.push_str(&format!("<p>{first_html}</p><p>{}</p>", escape(t.sharing)));
     if let Some(link) = &v.link {
         html.push_str(&format!("<p>{}</p><ol>", escape(t.keep)));
         for s in t.steps {
@@ -286,14 +241,16 @@ mod tests {
             language,
             default_language: "en-us",
             link: Some("https://meet.example.org/recordings/abc".into()),
+            expiration_days: None,
         }
     }
 
     #[test]
-    fn days_before_the_tenth_are_not_padded() {
-        let at = Utc.with_ymd_and_hms(2026, 12, 3, 8, 5, 0).unwrap();
-        assert_eq!(date_time(at, "UTC", Lang::En), ("Thursday 3 December 2026".into(), "08:05".into()));
-        assert_eq!(date_time(at, "Europe/Paris", Lang::De).1, "09:05");
+    fn nrc_not_1_dates_are_iso_in_the_recipient_zone() {
+        let at = Utc.with_ymd_and_hms(2023, 5, 15, 14, 30, 0).unwrap();
+        assert_eq!(date_time(at, "Europe/Paris", Lang::Fr), ("2023-05-15".into(), "16:30".into()));
+        assert_eq!(date_time(at, "America/Phoenix", Lang::En), ("2023-05-15".into(), "07:30".into()));
+        assert_eq!(date_time(at, "Not/AZone", Lang::En).1, "14:30");
     }
 
     #[test]
@@ -301,19 +258,21 @@ mod tests {
         let r = render(&vars("en-us", "UTC"));
         assert!(r.text.contains("Tom & \"Jerry\" <x>"), "{}", r.text);
         assert!(r.html.contains("Tom &amp; &quot;Jerry&quot; &lt;x&gt;"));
-        assert!(r.text.contains("Monday 14 April 2025") && r.text.contains("12:34"));
+        assert!(r.text.contains("2025-04-14") && r.text.contains("12:34"));
         assert!(r.html.contains("<title>Your recording is ready</title>"));
     }
 
     #[test]
-    fn b9_language_and_time_zone_of_the_recipient() {
-        let fr = render(&vars("fr-fr", "Europe/Paris"));
+    fn nrc_not_1_nrc_not_5_subjects_headings_and_expiry() {
+        let mut v = vars("fr-fr", "Europe/Paris");
+        let fr = render(&v);
         assert_eq!(fr.subject, "Votre enregistrement est prêt");
-        assert!(fr.text.contains("lundi 14 avril 2025") && fr.text.contains("14:34"), "{}", fr.text);
-        let de = render(&vars("de-de", "America/New_York"));
-        assert!(de.text.contains("Montag, 14. April 2025") && de.text.contains("08:34"), "{}", de.text);
-        let nl = render(&vars("nl", "Asia/Tokyo"));
-        assert!(nl.text.contains("maandag 14 april 2025") && nl.text.contains("21:34"), "{}", nl.text);
+        assert!(fr.text.starts_with("Votre enregistrement est prêt !"), "{}", fr.text);
+        assert!(!fr.text.contains("expirera"));
+        v.expiration_days = Some(7);
+        assert!(render(&v).text.contains("L'enregistrement expirera dans 7 jours."));
+        assert_eq!(render(&vars("de-de", "UTC")).subject, "Ihre Aufzeichnung ist bereit", "R-14");
+        assert_eq!(render(&vars("nl-nl", "UTC")).subject, "Je opname is klaar");
         let unknown = render(&vars("xx", "Not/AZone"));
         assert_eq!(unknown.subject, "Your recording is ready");
         assert!(unknown.text.contains("12:34"));

@@ -150,7 +150,7 @@ impl Oidc {
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, OidcError> {
-        let resp = self.inner.http.get(url).send().await.map_err(transport)?;
+        let resp = crate::metrics::call("oidc", "get", self.inner.http.get(url).send()).await.map_err(transport)?;
         if !resp.status().is_success() {
             return Err(OidcError::Http { status: resp.status().as_u16(), www_authenticate: None });
         }
@@ -178,7 +178,9 @@ impl Oidc {
         if let Some(v) = code_verifier {
             form.push(("code_verifier", v));
         }
-        let resp = self.inner.http.post(url).form(&form).send().await.map_err(transport)?;
+        let resp = crate::metrics::call("oidc", "token", self.inner.http.post(url).form(&form).send())
+            .await
+            .map_err(transport)?;
         if !resp.status().is_success() {
             return Err(OidcError::Http { status: resp.status().as_u16(), www_authenticate: None });
         }
@@ -275,7 +277,8 @@ impl Oidc {
     pub async fn userinfo(&self, access_token: &str) -> Result<Map<String, Value>, OidcError> {
         let endpoints = self.endpoints().await?;
         let url = endpoints.userinfo.as_deref().ok_or(OidcError::NotConfigured("OIDC_OP_USER_ENDPOINT"))?;
-        let resp = self.inner.http.get(url).bearer_auth(access_token).send().await.map_err(transport)?;
+        let send = self.inner.http.get(url).bearer_auth(access_token).send();
+        let resp = crate::metrics::call("oidc", "userinfo", send).await.map_err(transport)?;
         let status = resp.status();
         if !status.is_success() {
             let www_authenticate =

@@ -81,23 +81,22 @@ pub async fn run_once(state: &AppState) -> Result<usize, ApiError> {
     Ok(finished)
 }
 
-/// Runs [`run_once`] every `MEET_JOBS_INTERVAL_MS`, and purges old finished jobs now and then.
+/// Deletes the jobs finished more than a week ago; returns how many (the scheduled job
+/// `purge-finished-jobs`).
+pub async fn purge_finished(state: &AppState) -> Result<u64, crate::store::StoreError> {
+    jobs::purge_finished(&state.db, now() - chrono(KEEP_FINISHED)).await
+}
+
+/// Runs [`run_once`] every `MEET_JOBS_INTERVAL_MS` (old finished jobs are purged by the
+/// scheduler).
 pub async fn run_loop(state: AppState) {
     let period = state.config.incall.jobs_interval;
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let purge_every = (3_600_000 / period.as_millis().max(1)).max(1) as u64;
-    let mut n: u64 = 0;
     loop {
         tick.tick().await;
         if let Err(e) = run_once(&state).await {
             tracing::warn!(error = %e, "job pass failed");
-        }
-        n += 1;
-        if n.is_multiple_of(purge_every) {
-            if let Err(e) = jobs::purge_finished(&state.db, now() - chrono(KEEP_FINISHED)).await {
-                tracing::warn!(error = %e, "finished jobs not purged");
-            }
         }
     }
 }

@@ -212,6 +212,7 @@ pub async fn request_entry(
                 let arrival =
                     tokio::spawn(arrive(state.clone(), room, pid.to_string()).instrument(tracing::Span::current()));
                 arrival.await.map_err(ApiError::internal)??;
+                crate::metrics::lobby("waiting");
                 return Ok(Outcome { entry, admitted: false });
             }
             Some((raw, e)) => match e.status {
@@ -389,6 +390,7 @@ pub async fn decide(state: &AppState, room: Uuid, pid: &str, allow: bool) -> Res
         let decided = Entry { status, ..e };
         if state.cache.compare_and_set(&key, &raw, Some(&decided.to_json()), Some(ttl)).await? {
             tracing::info!(room.id = %room, allow, "lobby decision recorded");
+            crate::metrics::lobby(if allow { "accepted" } else { "denied" });
             return Ok(Ok(()));
         }
     }

@@ -2,8 +2,10 @@
 
 pub mod accesses;
 pub mod addons;
+pub mod cleanup;
 pub mod diagnostics;
 pub mod external;
+pub mod files;
 pub mod invitations;
 pub mod jobs;
 pub mod lobby;
@@ -11,11 +13,14 @@ pub mod merge;
 pub mod outbox;
 pub mod participants;
 pub mod reconciler;
+pub mod recording_events;
 pub mod recordings;
 pub mod resource_server;
 pub mod roomkit;
 pub mod rooms;
+pub mod scheduler;
 pub mod subtitles;
+pub mod summary;
 pub mod throttle;
 pub mod unregistered;
 pub mod users;

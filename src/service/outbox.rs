@@ -6,17 +6,17 @@
 //! `MEET_OUTBOX_GIVE_UP_AFTER` are abandoned and the recording stays `saved` (downloadable).
 //!
 //! - `email`: one message per owner, in the owner's language and time zone (B9, S5), with the
-//!   link `<SCREEN_RECORDING_BASE_URL>/<id>` when that setting is set (S1);
-//! - `summary`: `POST SUMMARY_SERVICE_ENDPOINT` with the bearer token, the recording id as
-//!   `Idempotency-Key`, bounded by `MEET_SUMMARY_SERVICE_TIMEOUT`.
+//!   link `<RECORDING_DOWNLOAD_BASE_URL or SCREEN_RECORDING_BASE_URL>/<id>` when one is set (S1)
+//!   and the expiry sentence when `RECORDING_EXPIRATION_DAYS` is set (now-recordings §12.3);
+//! - `summary`: the summary service call of `service::summary` (v1 or v2 payload, bearer
+//!   token, the recording id as `Idempotency-Key`, bounded by `MEET_SUMMARY_SERVICE_TIMEOUT`).
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::domain::recording::Status;
 use crate::error::ApiError;
 use crate::mail::recording_ready;
-use crate::service::recordings::key_of;
+use crate::service::summary::SummaryFailure;
 use crate::state::AppState;
 use crate::store::recordings::{self as store, Change, Notification};
 use crate::store::{now, rooms};
@@ -31,11 +31,6 @@ enum Failure {
     Retry(String),
     /// Cannot succeed (recipient without address, recording deleted).
     Permanent(String),
-}
-
-fn http() -> Option<&'static reqwest::Client> {
-    static CLIENT: OnceLock<Option<reqwest::Client>> = OnceLock::new();
-    CLIENT.get_or_init(|| reqwest::Client::builder().build().ok()).as_ref()
 }
 
 /// The delay before attempt `attempts + 1`.
@@ -66,33 +61,19 @@ async fn deliver(state: &AppState, n: &Notification) -> Result<(), Failure> {
                 timezone: &user.timezone,
                 language: &user.language,
                 default_language: &state.config.language_code,
-                link: cfg.screen_recording_base_url.as_ref().map(|base| format!("{base}/{}", rec.id)),
+                link: cfg.download_base().map(|base| format!("{base}/{}", rec.id)),
+                expiration_days: state.config.rooms.recording_expiration_days,
             });
             state.mailer.send(&to, &message).await.map_err(|e| Failure::Retry(e.to_string()))
         }
         "summary" => {
-            let cfg = &state.config.recording;
-            let (Some(endpoint), Some(token)) = (&cfg.summary_endpoint, &cfg.summary_token) else {
-                return Err(Failure::Permanent("Summary service not configured".into()));
+            let call = async {
+                crate::service::summary::submit(state, &rec, &user).await.map_err(|e| match e {
+                    SummaryFailure::Retry(e) => Failure::Retry(e),
+                    SummaryFailure::Permanent(e) => Failure::Permanent(e),
+                })
             };
-            let client = http().ok_or_else(|| Failure::Retry("no HTTP client".into()))?;
-            let body = serde_json::json!({"filename": key_of(state, &rec), "email": user.email, "sub": user.sub});
-            let send = client
-                .post(endpoint)
-                .bearer_auth(token)
-                .header("Idempotency-Key", rec.id.to_string())
-                .json(&body)
-                .timeout(cfg.summary_timeout)
-                .send();
-            let resp = tokio::time::timeout(cfg.summary_timeout + Duration::from_millis(100), send)
-                .await
-                .map_err(|_| Failure::Retry("summary service timed out".into()))?
-                .map_err(|e| Failure::Retry(format!("summary service unreachable: {e}")))?;
-            if resp.status().is_success() {
-                Ok(())
-            } else {
-                Err(Failure::Retry(format!("summary service answered HTTP {}", resp.status().as_u16())))
-            }
+            crate::metrics::call("summary", "notify", call).await
         }
         other => Err(Failure::Permanent(format!("unknown notification kind {other}"))),
     }

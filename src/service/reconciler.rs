@@ -38,6 +38,7 @@ pub async fn adopt(state: &AppState, rec: &Recording) -> Result<bool, ApiError> 
     let change = Change { worker_id: Some(info.egress_id.clone()), egress_error: None };
     let Some(active) = store::transition(&state.db, rec.id, Status::Active, change).await? else { return Ok(false) };
     apply_egress(state, &active, info).await?;
+    crate::metrics::reconciler_action("adopted");
     tracing::info!(recording.id = %rec.id, "egress adopted");
     Ok(true)
 }
@@ -48,6 +49,7 @@ async fn initiated(state: &AppState, rec: &Recording) -> Result<(), ApiError> {
     }
     let change = Change { worker_id: None, egress_error: Some("no egress found for this recording".into()) };
     if store::transition(&state.db, rec.id, Status::FailedToStart, change).await?.is_some() {
+        crate::metrics::reconciler_action("failed_to_start");
         tracing::warn!(recording.id = %rec.id, "stale initiated recording marked failed_to_start");
     }
     Ok(())
@@ -69,13 +71,17 @@ async fn active(state: &AppState, rec: &Recording) -> Result<(), ApiError> {
     if rec.updated_at > ago(state.config.recording.start_grace) {
         return Ok(()); // just started: LiveKit may not list it yet
     }
-    match state.s3.exists(&key_of(state, rec)).await {
+    match crate::metrics::call("s3", "HEAD", state.s3.exists(&key_of(state, rec))).await {
         Ok(true) => {
-            save_file(state, rec).await?;
+            if save_file(state, rec).await?.is_some() {
+                crate::metrics::reconciler_action("saved");
+            }
         }
         Ok(false) => {
             let change = Change { worker_id: None, egress_error: Some("egress unknown to LiveKit, no file".into()) };
-            store::transition(&state.db, rec.id, Status::Aborted, change).await?;
+            if store::transition(&state.db, rec.id, Status::Aborted, change).await?.is_some() {
+                crate::metrics::reconciler_action("aborted");
+            }
         }
         Err(e) => tracing::debug!(recording.id = %rec.id, error = %e, "object state unknown; retried later"),
     }
@@ -83,15 +89,19 @@ async fn active(state: &AppState, rec: &Recording) -> Result<(), ApiError> {
 }
 
 async fn stopped(state: &AppState, rec: &Recording) -> Result<(), ApiError> {
-    match state.s3.exists(&key_of(state, rec)).await {
+    match crate::metrics::call("s3", "HEAD", state.s3.exists(&key_of(state, rec))).await {
         Ok(true) => {
-            save_file(state, rec).await?;
+            if save_file(state, rec).await?.is_some() {
+                crate::metrics::reconciler_action("saved");
+            }
         }
         Ok(false)
             if rec.status() == Status::Stopped && rec.updated_at <= ago(state.config.recording.stopped_max_age) =>
         {
             let change = Change { worker_id: None, egress_error: Some("no file after the maximum age".into()) };
-            store::transition(&state.db, rec.id, Status::Aborted, change).await?;
+            if store::transition(&state.db, rec.id, Status::Aborted, change).await?.is_some() {
+                crate::metrics::reconciler_action("aborted");
+            }
         }
         Ok(false) => {}
         Err(e) => tracing::debug!(recording.id = %rec.id, error = %e, "object state unknown; retried later"),
@@ -116,9 +126,13 @@ pub async fn reconcile_room(state: &AppState, room_id: Uuid) -> Result<(), ApiEr
 /// One reconciler pass; returns how many recordings were examined (0 when another instance
 /// holds the lock).
 pub async fn run_once(state: &AppState) -> Result<usize, ApiError> {
-    let Some(lock) = store::try_reconciler_lock(&state.db).await? else { return Ok(0) };
+    let Some(lock) = store::try_reconciler_lock(&state.db).await? else {
+        crate::metrics::reconciler_run("skipped");
+        return Ok(0);
+    };
     let result = pass(state).await;
     lock.release().await?;
+    crate::metrics::reconciler_run(if result.is_ok() { "ran" } else { "error" });
     result
 }
 

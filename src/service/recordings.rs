@@ -13,29 +13,28 @@ use uuid::Uuid;
 use crate::domain::permissions::{is_administrator, Role};
 use crate::domain::recording::{self, abilities, status_after_egress, status_after_stop, Mode, Status};
 use crate::domain::slug::RoomRef;
-use crate::error::{ApiError, FieldErrors};
-use crate::i18n::{msg, Msg, MsgId};
+use crate::error::ApiError;
+use crate::i18n::{msg, MsgId};
 use crate::livekit::egress::{self, EgressError};
 use crate::state::AppState;
 use crate::store::recordings::{self as store, Change, NotifyPlan, Recording};
+
+use super::recording_events;
+use crate::domain::recording_head;
 use crate::store::users::User;
 use crate::store::{accesses, rooms};
 
-/// 403 of start and stop for callers who are not room administrators (sic "start" for stop too).
-pub const START_FORBIDDEN: MsgId = msg::START_FORBIDDEN;
+/// 403 of start and stop for callers who are not room administrators (now-recordings §6.2).
+pub const START_FORBIDDEN: MsgId = msg::PRIVILEGES_ON_ROOM;
 const CONSTRAINT: &str = "unique_initiated_or_active_recording_per_room";
 
-/// The body of the one-recording-per-room conflict (RE-9): the model constraint's message.
-pub fn conflict() -> Msg {
-    msg::CONSTRAINT_VIOLATED.arg("name", CONSTRAINT)
-}
-
 /// How start and stop answer besides `ApiError`s: `Done` is 201/200 `{"message"}`, `Failed`
-/// is 500 `{"error"}` (the egress call failed; the state is consistent).
+/// is `{"error"}` with its status (409 in progress, 502 the egress did not start, 500 the stop
+/// failed; the state is consistent).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
     Done(String),
-    Failed(String),
+    Failed(u16, String),
 }
 
 /// The room of a recording as represented (§4.4).
@@ -63,6 +62,15 @@ pub struct RecordingOut {
     pub status: String,
     #[schemars(with = "Mode")]
     pub mode: String,
+    /// The start body's options (now-recordings §4.3).
+    pub options: serde_json::Map<String, serde_json::Value>,
+    /// The object key in the bucket: `<RECORDING_OUTPUT_FOLDER>/<id>.<mp4|ogg>`.
+    pub key: String,
+    /// `expired_at` is in the past.
+    pub is_expired: bool,
+    /// `created_at + RECORDING_EXPIRATION_DAYS`, `null` when expiry is not configured.
+    #[schemars(extend("format" = "date-time"))]
+    pub expired_at: Option<String>,
 }
 
 /// Python's `isoformat()` with `Z`: microseconds only when non-zero.
@@ -87,18 +95,23 @@ pub fn key_of(state: &AppState, rec: &Recording) -> String {
 async fn represent(state: &AppState, rec: Recording) -> Result<RecordingOut, ApiError> {
     let room =
         rooms::get(&state.db, rec.room_id).await?.ok_or_else(|| ApiError::internal(anyhow::anyhow!("room gone")))?;
-    Ok(out(rec, RoomOut { id: room.id, name: room.name, slug: room.slug, access_level: room.access_level }))
+    Ok(out(state, rec, RoomOut { id: room.id, name: room.name, slug: room.slug, access_level: room.access_level }))
 }
 
 /// Checks the `mode` of a start body (§4.2 step 5): exactly one of the two values, and one of
 /// `RECORDING_WORKER_CLASSES` (B1: resolved before anything is inserted).
-pub fn parse_mode(state: &AppState, body: &serde_json::Value) -> Result<Mode, ApiError> {
+/// The `options` are read with upstream HEAD's rules (now-recordings §6.1).
+pub fn parse_mode(
+    state: &AppState,
+    body: &serde_json::Value,
+) -> Result<(Mode, serde_json::Map<String, serde_json::Value>), ApiError> {
     let invalid = || ApiError::BadRequest(msg::INVALID_REQUEST.into());
     let mode = body.get("mode").and_then(|m| m.as_str()).and_then(Mode::parse).ok_or_else(invalid)?;
     if !state.config.recording_worker_classes.contains_key(mode.as_str()) {
         return Err(invalid());
     }
-    Ok(mode)
+    let options = recording_head::parse_options(body.get("options")).map_err(|_| invalid())?;
+    Ok((mode, options))
 }
 
 async fn room_admin(state: &AppState, user: &User, reference: &RoomRef) -> Result<rooms::Room, ApiError> {
@@ -110,35 +123,64 @@ async fn room_admin(state: &AppState, user: &User, reference: &RoomRef) -> Resul
     Ok(room)
 }
 
-/// `start-recording` after the body check (§4.2 steps 6–12, B1, B11, B12, §11.3.5).
+/// `start-recording` after the body check (§4.2 steps 6–12, B1, B11, B12, §11.3.5;
+/// now-recordings §6.2: 409 when the room records already, 502 when the egress does not start,
+/// room metadata and metadata agent after a start).
 #[instrument(skip_all, fields(user.id = %user.id, mode = mode.as_str()))]
-pub async fn start(state: &AppState, user: &User, reference: &RoomRef, mode: Mode) -> Result<Reply, ApiError> {
+pub async fn start(
+    state: &AppState,
+    user: &User,
+    reference: &RoomRef,
+    mode: Mode,
+    options: serde_json::Map<String, serde_json::Value>,
+) -> Result<Reply, ApiError> {
     let room = room_admin(state, user, reference).await?;
-    let rec = match store::insert_with_owner(&state.db, room.id, mode.as_str(), user.id).await {
+    let slug = room.slug.clone().unwrap_or_default();
+    let options = serde_json::Value::Object(options);
+    let rec = match store::insert_with_owner(&state.db, room.id, mode.as_str(), options.clone(), user.id).await {
         Ok(rec) => rec,
         Err(e) if e.is_conflict(CONSTRAINT) => {
             // §11.3.5: a dead egress must not block the room; retry once after reconciling.
             crate::service::reconciler::reconcile_room(state, room.id).await?;
-            match store::insert_with_owner(&state.db, room.id, mode.as_str(), user.id).await {
+            match store::insert_with_owner(&state.db, room.id, mode.as_str(), options, user.id).await {
                 Ok(rec) => rec,
-                Err(e) if e.is_conflict(CONSTRAINT) => return Err(FieldErrors::one("__all__", conflict())),
+                Err(e) if e.is_conflict(CONSTRAINT) => {
+                    return Ok(Reply::Failed(409, format!("A recording is already in progress for room {slug}")));
+                }
                 Err(e) => return Err(e.into()),
             }
         }
         Err(e) => return Err(e.into()),
     };
-    let slug = room.slug.clone().unwrap_or_default();
+    let started = Reply::Done(format!("Recording successfully started for room {slug}"));
     let key = key_of(state, &rec);
-    let request = egress::room_composite_request(&room.id.to_string(), mode, &key, &state.config.recording.s3);
+    let request = egress::room_composite_request(
+        &room.id.to_string(),
+        mode,
+        &key,
+        &state.config.recording.s3,
+        state.config.recording.head.encoding.as_ref(),
+    );
     let failure = match state.livekit.egress.start(request).await {
         Ok(info) if info.egress_id.len() > recording::WORKER_ID_MAX => {
             format!("egress id longer than {} characters", recording::WORKER_ID_MAX)
         }
         Ok(info) if !info.egress_id.is_empty() => {
             let change = Change { worker_id: Some(info.egress_id.clone()), egress_error: None };
-            if store::transition(&state.db, rec.id, Status::Active, change).await?.is_some() {
+            if let Some(active) = store::transition(&state.db, rec.id, Status::Active, change).await? {
                 tracing::info!(recording.id = %rec.id, "recording started");
-                return Ok(Reply::Done(format!("Recording successfully started for room {slug}")));
+                recording_events::after_start(state, &active, true).await;
+                return Ok(started);
+            }
+            // an egress webhook that arrived before this answer adopted the recording
+            // with this very egress: the start succeeded (the webhook published the state).
+            if let Some(now) = store::get(&state.db, rec.id).await? {
+                if now.worker_id.as_deref() == Some(info.egress_id.as_str()) {
+                    if now.status() == Status::Active {
+                        recording_events::after_start(state, &now, false).await;
+                    }
+                    return Ok(started);
+                }
             }
             // The row was moved meanwhile: do not leave an egress nobody tracks.
             let _ = state.livekit.egress.stop(&info.egress_id).await;
@@ -148,7 +190,10 @@ pub async fn start(state: &AppState, user: &User, reference: &RoomRef, mode: Mod
         Err(e @ EgressError::Transport(_)) => {
             // B1: a timed-out call may still have started the egress; adopt it if LiveKit says so.
             if crate::service::reconciler::adopt(state, &rec).await.unwrap_or(false) {
-                return Ok(Reply::Done(format!("Recording successfully started for room {slug}")));
+                if let Some(active) = store::get(&state.db, rec.id).await? {
+                    recording_events::after_start(state, &active, true).await;
+                }
+                return Ok(started);
             }
             e.to_string()
         }
@@ -157,7 +202,7 @@ pub async fn start(state: &AppState, user: &User, reference: &RoomRef, mode: Mod
     tracing::warn!(recording.id = %rec.id, error = %failure, "recording failed to start");
     let change = Change { worker_id: None, egress_error: Some(failure) };
     store::transition(&state.db, rec.id, Status::FailedToStart, change).await?;
-    Ok(Reply::Failed(format!("Recording failed to start for room {slug}")))
+    Ok(Reply::Failed(502, format!("Recording failed to start for room {slug}")))
 }
 
 /// `stop-recording` (§4.3 steps 5–10, B3).
@@ -171,7 +216,7 @@ pub async fn stop(state: &AppState, user: &User, reference: &RoomRef) -> Result<
         .ok_or_else(|| ApiError::NotFoundMessage(msg::NO_ACTIVE_RECORDING.into()))?;
     let slug = room.slug.clone().unwrap_or_default();
     let done = Reply::Done(format!("Recording stopped for room {slug}."));
-    let failed = Reply::Failed(format!("Recording failed to stop for room {slug}"));
+    let failed = Reply::Failed(500, format!("Recording failed to stop for room {slug}"));
     let worker = rec.worker_id.clone().unwrap_or_default();
     let (to, error) = match state.livekit.egress.stop(&worker).await {
         Ok(info) => (status_after_stop(info.status), Some(info.error).filter(|e| !e.is_empty())),
@@ -221,19 +266,30 @@ pub async fn list(state: &AppState, user: &User, offset: u64, limit: u64) -> Res
                 slug: l.room_slug,
                 access_level: l.room_access_level,
             };
-            out(l.recording, room)
+            out(state, l.recording, room)
         })
         .collect())
 }
 
-fn out(rec: Recording, room: RoomOut) -> RecordingOut {
+/// The representation at upstream HEAD (now-recordings §8.1): 10 keys, expiry derived from
+/// `RECORDING_EXPIRATION_DAYS`.
+fn out(state: &AppState, rec: Recording, room: RoomOut) -> RecordingOut {
+    let expired_at = recording_head::expired_at(rec.created_at, state.config.rooms.recording_expiration_days);
+    let options = match &rec.options.0 {
+        serde_json::Value::Object(m) => m.clone(),
+        _ => serde_json::Map::new(),
+    };
     RecordingOut {
         id: rec.id,
         room,
         created_at: iso(rec.created_at),
         updated_at: iso(rec.updated_at),
+        key: key_of(state, &rec),
         status: rec.status,
         mode: rec.mode,
+        options,
+        is_expired: expired_at.is_some_and(|t| t < chrono::Utc::now()),
+        expired_at: expired_at.map(iso),
     }
 }
 
@@ -271,25 +327,24 @@ pub async fn destroy(state: &AppState, user: &User, id: Uuid) -> Result<(), ApiE
 /// Saves a recording whose file is known to exist and queues its notifications (B6, §11.3.3);
 /// `None` when it was not savable. The outbox is nudged so that delivery starts at once.
 pub async fn save_file(state: &AppState, rec: &Recording) -> Result<Option<Recording>, ApiError> {
-    let plan = match mode_of(rec) {
-        Mode::ScreenRecording if state.mailer.is_configured() => NotifyPlan::EmailOwners,
-        Mode::ScreenRecording => {
-            tracing::warn!(recording.id = %rec.id, "e-mail not configured (DJANGO_EMAIL_HOST): owners not notified");
-            NotifyPlan::Nothing
-        }
-        Mode::Transcript
-            if state.config.recording.summary_endpoint.is_some() && state.config.recording.summary_token.is_some() =>
-        {
-            NotifyPlan::SummaryNewestOwner
-        }
-        Mode::Transcript => {
-            tracing::warn!(recording.id = %rec.id, "Summary service not configured");
-            NotifyPlan::Nothing
-        }
-    };
+    // now-recordings §12.2: transcripts go to the summary service, screen recordings to the
+    // owners by e-mail, and to the summary service too with `options.transcribe`.
+    let mode = mode_of(rec);
+    let wants_summary = mode == Mode::Transcript || recording_head::flag(&rec.options.0, "transcribe");
+    let cfg = &state.config.recording;
+    let summary_ready = cfg.summary_endpoint.is_some() && cfg.summary_token.is_some();
+    if wants_summary && !summary_ready {
+        tracing::warn!(recording.id = %rec.id, "Summary service not configured");
+    }
+    let wants_email = mode == Mode::ScreenRecording;
+    if wants_email && !state.mailer.is_configured() {
+        tracing::warn!(recording.id = %rec.id, "e-mail not configured (DJANGO_EMAIL_HOST): owners not notified");
+    }
+    let plan =
+        NotifyPlan { email: wants_email && state.mailer.is_configured(), summary: wants_summary && summary_ready };
     let Some((saved, queued)) = store::save(&state.db, rec.id, plan).await? else { return Ok(None) };
     tracing::info!(recording.id = %rec.id, notifications = queued, "recording saved");
-    if queued == 0 && plan != NotifyPlan::Nothing {
+    if queued == 0 && !plan.is_nothing() {
         tracing::warn!(recording.id = %rec.id, "No owner found for recording {}", rec.id);
     }
     if queued > 0 {
@@ -303,23 +358,27 @@ pub async fn save_file(state: &AppState, rec: &Recording) -> Result<Option<Recor
     Ok(Some(saved))
 }
 
-/// What the storage hook answers on success: 200 `{"message": …}`.
+/// What the storage hook answers on success: 200 `{"message": …}` (now-recordings §10.2).
 pub async fn storage_event(state: &AppState, body: &serde_json::Value) -> Result<String, ApiError> {
+    use recording_head::{StorageEvent, StorageEventError};
     let cfg = &state.config.recording;
-    let read = recording::read_storage_event(body, &cfg.s3.bucket, &cfg.output_folder).map_err(|e| match e {
-        recording::EventError::Invalid(m) => ApiError::BadRequest(msg::INVALID_REQUEST_DATA.arg("reason", m)),
-        recording::EventError::Bucket => ApiError::ForbiddenMessage(msg::INVALID_BUCKET.into()),
-    })?;
+    let s3_parser = cfg.head.event_parser == crate::config::recording::EventParser::S3;
+    let read =
+        recording_head::read_event(body, s3_parser, &cfg.s3.bucket, &cfg.output_folder).map_err(|e| match e {
+            StorageEventError::Invalid => ApiError::ForbiddenMessage(msg::REC_INVALID_REQUEST_DATA.into()),
+            StorageEventError::Bucket => ApiError::ForbiddenMessage(msg::REC_INVALID_BUCKET.into()),
+        })?;
+    let ignored = "Notification ignored.".to_string();
     let (id, key) = match read {
-        recording::EventRead::Ignore(why) => return Ok(format!("Ignore this file type, {why}")),
-        recording::EventRead::Recording { id, key } => (id, key),
+        StorageEvent::Ignored => return Ok(ignored),
+        StorageEvent::Recording { id, key } => (id, key),
     };
     let rec = store::get(&state.db, id)
         .await?
         .ok_or_else(|| ApiError::NotFoundMessage(msg::NO_RECORDING_FOR_EVENT.into()))?;
     if key_of(state, &rec) != key {
         // S2: an object named after a recording but not at its key is not its file.
-        return Ok(format!("Ignore this file type, '{key}' is not the key of recording {id}"));
+        return Ok(ignored);
     }
     let not_savable = || ApiError::ForbiddenMessage(msg::CANNOT_SAVE_RECORDING.arg("id", id));
     let processed = "Event processed.".to_string();
@@ -358,34 +417,6 @@ pub async fn apply_egress(state: &AppState, rec: &Recording, info: &proto::Egres
         }
     }
     Ok(())
-}
-
-/// `egress_started` / `egress_updated` / `egress_ended` webhooks (§11.3.2): the recording is
-/// found by its egress id; events about egresses that are not ours are ignored.
-#[instrument(skip_all, fields(event = %event.event))]
-pub async fn on_egress_event(state: &AppState, event: &proto::WebhookEvent) -> Result<(), ApiError> {
-    let Some(info) = &event.egress_info else { return Ok(()) };
-    if info.egress_id.is_empty() {
-        return Ok(());
-    }
-    if let Some(rec) = store::get_by_worker(&state.db, &info.egress_id).await? {
-        return apply_egress(state, &rec, info).await;
-    }
-    // A start whose answer was lost (timeout) left its recording `initiated` without an egress
-    // id: the egress's file path names the recording, so it is adopted here (§11.3.4).
-    let folder = &state.config.recording.output_folder;
-    let Some(path) = egress::requested_filepath(info) else { return Ok(()) };
-    let Some(id) = recording::recording_id_in_key(path, folder) else { return Ok(()) };
-    match store::get(&state.db, id).await? {
-        Some(rec) if rec.status() == Status::Initiated && key_of(state, &rec) == path => {
-            let change = Change { worker_id: Some(info.egress_id.clone()), egress_error: None };
-            if let Some(active) = store::transition(&state.db, rec.id, Status::Active, change).await? {
-                apply_egress(state, &active, info).await?;
-            }
-            Ok(())
-        }
-        _ => Ok(()),
-    }
 }
 
 /// `GET /recordings/media-auth/` after authentication (§4.9 steps 3–10, S3, B4): the SigV4

@@ -229,24 +229,42 @@ fn creation_defaults(state: &AppState, user: &User, input: &RoomInput) -> (Strin
     (level, configuration)
 }
 
-/// A PIN no room has yet, when telephony or roomkit is enabled (now-rooms §10.1): up to
-/// `ROOM_TELEPHONY_PIN_MAX_RETRIES` draws; when all collide the room has no PIN (logged).
+/// A PIN no room has yet, when telephony or roomkit is enabled (now-rooms §10.1).
 pub(crate) async fn new_pin(state: &AppState, tx: &mut crate::store::Tx) -> Result<Option<String>, ApiError> {
     let settings = &state.config.rooms;
     if !settings.pins_enabled() {
         return Ok(None);
     }
     let length = settings.room_telephony_pin_length;
-    for _ in 0..settings.room_telephony_pin_max_retries {
-        let pin = room_config::random_pin(length);
-        if !rooms::pin_taken(tx, &pin).await? {
+    first_free_pin(tx, length, settings.room_telephony_pin_max_retries, || room_config::random_pin(length)).await
+}
+
+/// Where PINs already given are looked up.
+trait PinRegistry {
+    async fn taken(&mut self, pin: &str) -> Result<bool, ApiError>;
+}
+
+impl PinRegistry for crate::store::Tx {
+    async fn taken(&mut self, pin: &str) -> Result<bool, ApiError> {
+        Ok(rooms::pin_taken(self, pin).await?)
+    }
+}
+
+/// Up to `retries` draws, the first PIN not taken; when all collide the room has no PIN and a
+/// warning is logged (§10.1).
+async fn first_free_pin(
+    registry: &mut impl PinRegistry,
+    length: u32,
+    retries: u32,
+    mut draw: impl FnMut() -> String,
+) -> Result<Option<String>, ApiError> {
+    for _ in 0..retries {
+        let pin = draw();
+        if !registry.taken(&pin).await? {
             return Ok(Some(pin));
         }
     }
-    tracing::warn!(
-        "Failed to generate unique PIN code of length {length} after {} attempts",
-        settings.room_telephony_pin_max_retries
-    );
+    tracing::warn!("Failed to generate unique PIN code of length {length} after {retries} attempts");
     Ok(None)
 }
 
@@ -301,6 +319,11 @@ pub async fn find(state: &AppState, reference: &RoomRef) -> Result<Room, ApiErro
     room.ok_or(ApiError::NoMatch("Room"))
 }
 
+/// A room read with its accesses, or the view's 404.
+fn found<T>(row: Option<T>) -> Result<T, ApiError> {
+    row.ok_or(ApiError::NoMatch("Room"))
+}
+
 /// The same lookup inside a transaction, then the room locked.
 async fn find_locked(tx: &mut crate::store::Tx, reference: &RoomRef) -> Result<Room, ApiError> {
     let room = match reference {
@@ -316,7 +339,7 @@ async fn find_locked(tx: &mut crate::store::Tx, reference: &RoomRef) -> Result<R
 }
 
 /// `GET /rooms/{id}/` (§5.6): the room as the caller sees it. Accesses (and so the caller's
-/// role) are read in one query, and only for authenticated callers.
+/// role) are read with the room, in the same query, and only for authenticated callers.
 #[instrument(skip_all)]
 pub async fn retrieve(
     state: &AppState,
@@ -324,11 +347,12 @@ pub async fn retrieve(
     reference: &RoomRef,
     username: Option<&str>,
 ) -> Result<RoomView, ApiError> {
-    let room = find(state, reference).await?;
-    let all = match user {
-        Some(_) => Some(rooms::accesses_of(&state.db, &[room.id]).await?),
-        None => None,
+    let (room, all) = match (user, reference) {
+        (Some(_), RoomRef::Id(id)) => found(rooms::get_with_accesses(&state.db, Some(*id), None).await?)?,
+        (Some(_), RoomRef::Slug(slug)) => found(rooms::get_with_accesses(&state.db, None, Some(slug)).await?)?,
+        _ => (find(state, reference).await?, Vec::new()),
     };
+    let all = user.map(|_| all);
     represent(state, room, user, all, &Participant::new(state, user, username))
 }
 
@@ -453,4 +477,50 @@ pub enum CallbackStatus {
 pub struct CallbackRoom {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{first_free_pin, PinRegistry};
+    use crate::domain::room_config::pin_from_number;
+    use crate::error::ApiError;
+
+    /// PINs taken are those `is_taken` says; every lookup is recorded.
+    struct Fake<F: Fn(&str) -> bool> {
+        is_taken: F,
+        lookups: Vec<String>,
+    }
+
+    impl<F: Fn(&str) -> bool> PinRegistry for Fake<F> {
+        async fn taken(&mut self, pin: &str) -> Result<bool, ApiError> {
+            self.lookups.push(pin.to_string());
+            Ok((self.is_taken)(pin))
+        }
+    }
+
+    #[tokio::test]
+    async fn nr_tel_3_forced_draw_gives_a_padded_pin() {
+        let mut fake = Fake { is_taken: |_: &str| false, lookups: vec![] };
+        let pin = first_free_pin(&mut fake, 10, 5, || pin_from_number(12345, 10)).await.unwrap();
+        assert_eq!(pin.as_deref(), Some("0000012345"));
+    }
+
+    #[tokio::test]
+    async fn nr_tel_4_all_draws_taken_gives_no_pin_after_the_retries() {
+        let mut fake = Fake { is_taken: |_: &str| true, lookups: vec![] };
+        let pin = first_free_pin(&mut fake, 5, 5, || pin_from_number(12345, 5)).await.unwrap();
+        assert_eq!(pin, None);
+        assert_eq!(fake.lookups, vec!["12345"; 5], "five draws, each looked up");
+        // A free draw on the last retry is still used.
+        let mut n = 0;
+        let mut fake = Fake { is_taken: |pin: &str| pin != "00005", lookups: vec![] };
+        let pin = first_free_pin(&mut fake, 5, 5, || {
+            n += 1;
+            pin_from_number(n, 5)
+        })
+        .await
+        .unwrap();
+        assert_eq!(pin.as_deref(), Some("00005"));
+        assert_eq!(fake.lookups.len(), 5);
+    }
 }

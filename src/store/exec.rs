@@ -28,6 +28,14 @@ pub enum Db {
     Postgres(PgPool),
 }
 
+/// Connection counts of a pool.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
 /// Which database a [`Db`] talks to (for the rare statements that must differ: migrations only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -96,7 +104,8 @@ impl Db {
     /// unclaimed `Tx` is dropped, which rolls back and gives the writer turn back).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         let db = self.clone();
-        run_detached(async move {
+        let start = std::time::Instant::now();
+        let tx = run_detached(async move {
             match db {
                 Db::Sqlite(p, writer) => {
                     let turn = writer.lock_owned().await;
@@ -105,7 +114,33 @@ impl Db {
                 Db::Postgres(p) => Ok(Tx::Postgres(p.begin().await.map_err(map_err)?)),
             }
         })
-        .await
+        .await;
+        crate::metrics::db_begin_wait(start.elapsed().as_secs_f64());
+        tx
+    }
+
+    /// Which database this is (SQLite file, or PostgreSQL host and database name): the scope of
+    /// in-process locks.
+    pub fn identity(&self) -> String {
+        match self {
+            Db::Sqlite(p, _) => format!("sqlite:{}", p.connect_options().get_filename().display()),
+            Db::Postgres(p) => {
+                let o = p.connect_options();
+                format!("postgres:{}:{}/{}", o.get_host(), o.get_port(), o.get_database().unwrap_or(""))
+            }
+        }
+    }
+
+    /// The pool's open and idle connections and its maximum size (read at scrape time).
+    pub fn pool_stats(&self) -> PoolStats {
+        match self {
+            Db::Sqlite(p, _) => {
+                PoolStats { size: p.size(), idle: p.num_idle() as u32, max: p.options().get_max_connections() }
+            }
+            Db::Postgres(p) => {
+                PoolStats { size: p.size(), idle: p.num_idle() as u32, max: p.options().get_max_connections() }
+            }
+        }
     }
 
     /// Cheap liveness check for `/__heartbeat__`.

@@ -1,7 +1,8 @@
 //! One versioned migration source for both databases. Column types are written as placeholders
 //! (`{uuid}`, `{ts}`, `{json}`) replaced per backend; everything else is SQL both accept. Each
 //! step runs in its own transaction, guarded by an advisory lock on PostgreSQL so that several
-//! instances starting together apply it once.
+//! instances starting together apply it once. A database created by Meet's Django backend is taken
+//! over in place: `takeover.rs` checks it and runs each step additively over Django's schema.
 
 use super::exec::{execute_script, Backend, Db, Tx, Q};
 use super::StoreError;
@@ -14,7 +15,10 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "room PIN code and user room defaults", ROOM_PIN_AND_USER_DEFAULTS),
     (6, "job queue", super::jobs::MIGRATION),
     (7, "applications of the external API", super::applications::MIGRATION),
+    (8, "recording options, external process id and statuses", super::recordings::MIGRATION_HEAD),
+    (9, "file uploads and purged recording objects", super::files::MIGRATION),
     (10, "provisional users: one e-mail per user without sub", super::provisional::MIGRATION),
+    (11, "scheduled jobs", super::schedule::MIGRATION),
 ];
 
 /// Upstream's `0014_room_pin_code` and `0022_user_default_room_access_level_and_more`. SQLite
@@ -193,6 +197,11 @@ pub async fn migrate(db: &Db) -> Result<usize, StoreError> {
 /// Applies the pending migrations up to version `last` included (tests build older schemas
 /// with it, to check that existing databases migrate in place).
 pub async fn migrate_until(db: &Db, last: i64) -> Result<usize, StoreError> {
+    // A database made by Meet's Django backend is checked before anything is written to it.
+    let django = super::takeover::detect(db).await?;
+    if django {
+        super::takeover::check(db).await?;
+    }
     execute_script(
         db,
         "CREATE TABLE IF NOT EXISTS meet_schema_migrations (version bigint PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)",
@@ -216,9 +225,21 @@ pub async fn migrate_until(db: &Db, last: i64) -> Result<usize, StoreError> {
         if done.is_some_and(|v| v.version == *version) {
             continue;
         }
-        execute_script(&mut tx, &render(sql, db.backend())).await?;
-        if *version == 5 {
-            backfill_pins(&mut tx).await?;
+        if django {
+            // Additive only, and no data step (they belong in the `else` branch): Django's rows
+            // stay as Django wrote them.
+            super::takeover::apply(&mut tx, &render(sql, db.backend())).await?;
+        } else {
+            execute_script(&mut tx, &render(sql, db.backend())).await?;
+            if *version == 5 {
+                backfill_pins(&mut tx).await?;
+            }
+        }
+        if django {
+            super::takeover::finish(&mut tx).await?;
+        }
+        if *version == 8 {
+            super::recordings::widen_status_check(&mut tx).await?;
         }
         Q::new("INSERT INTO meet_schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
             .bind(*version)
@@ -227,8 +248,16 @@ pub async fn migrate_until(db: &Db, last: i64) -> Result<usize, StoreError> {
             .execute(&mut tx)
             .await?;
         tx.commit().await?;
-        tracing::info!(version, name, "migration applied");
+        tracing::info!(version, name, over_django_schema = django, "migration applied");
         applied += 1;
+    }
+    if django {
+        // Django may have run again since (a switch back and forth): its defaults and cascades
+        // are checked at every start.
+        let mut tx = db.begin().await?;
+        Q::new("SELECT pg_advisory_xact_lock(727400)").execute(&mut tx).await?;
+        super::takeover::finish(&mut tx).await?;
+        tx.commit().await?;
     }
     Ok(applied)
 }

@@ -2,18 +2,22 @@
 //! that matches on the backend (besides `migrations.rs`); the table modules write SQL once.
 
 pub mod accesses;
+pub mod admin;
 pub mod applications;
 pub mod exec;
+pub mod files;
 pub mod jobs;
 pub mod migrations;
 pub mod provisional;
 pub mod recordings;
 pub mod roomkit;
 pub mod rooms;
+pub mod schedule;
 pub mod sessions;
+mod takeover;
 pub mod users;
 
-pub use exec::{Backend, Db, StrList, Tx, Q};
+pub use exec::{Backend, Db, PoolStats, StrList, Tx, Q};
 
 /// Errors of the store. A unique or check violation carries the constraint's name (the same
 /// name on both backends), so that services can turn it into the exact DRF 400.
@@ -27,6 +31,9 @@ pub enum StoreError {
     Unavailable(String),
     #[error("database error: {0}")]
     Other(String),
+    /// The database holds a schema meet cannot take over (see `takeover.rs`).
+    #[error("{0}")]
+    Schema(String),
 }
 
 impl StoreError {

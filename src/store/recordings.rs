@@ -35,6 +35,54 @@ CREATE TABLE meet_recording_notification (
 CREATE INDEX meet_recording_notification_due_idx ON meet_recording_notification (next_attempt_at);
 "#;
 
+/// Migration step 8: upstream's `0016_recording_options` and
+/// `0021_recording_external_process_id_alter_recording_status` (now-recordings §4.1). SQLite
+/// cannot add a UNIQUE column: uniqueness is a unique index of the constraint's name on both.
+pub(super) const MIGRATION_HEAD: &str = r#"
+ALTER TABLE meet_recording ADD COLUMN options {json} NOT NULL DEFAULT '{}';
+ALTER TABLE meet_recording ADD COLUMN external_process_id varchar(255) NULL;
+CREATE UNIQUE INDEX meet_recording_external_process_id_key ON meet_recording (external_process_id);
+"#;
+
+/// The status list of migration 8's CHECK.
+const STATUSES_HEAD: &str = "'initiated', 'active', 'stopped', 'saved', 'aborted', 'failed_to_start', \
+    'failed_to_stop', 'notification_succeeded', 'external_process_successful', 'external_process_failed'";
+
+/// The second half of migration 8, per backend: the status CHECK accepts the two new statuses,
+/// and on PostgreSQL `options` loses its temporary default as upstream's migration does. SQLite
+/// cannot alter a constraint; its documented procedure for loosening one rewrites the table's
+/// definition in the schema (same transaction, schema version bumped).
+pub(super) async fn widen_status_check(tx: &mut Tx) -> Result<(), StoreError> {
+    match tx.backend() {
+        Backend::Postgres => {
+            let sql = format!(
+                "ALTER TABLE meet_recording DROP CONSTRAINT IF EXISTS meet_recording_status_check;\n\
+                 ALTER TABLE meet_recording ADD CONSTRAINT meet_recording_status_check CHECK (status IN ({STATUSES_HEAD}));\n\
+                 ALTER TABLE meet_recording ALTER COLUMN options DROP DEFAULT;"
+            );
+            super::exec::execute_script(&mut *tx, &sql).await
+        }
+        Backend::Sqlite => {
+            #[derive(sqlx::FromRow)]
+            struct SchemaVersion {
+                schema_version: i64,
+            }
+            let v: SchemaVersion = Q::new("PRAGMA schema_version").fetch_one(&mut *tx).await?;
+            Q::new("PRAGMA writable_schema = ON").execute(&mut *tx).await?;
+            Q::new(
+                "UPDATE sqlite_master SET sql = replace(sql, $1, $2) WHERE type = 'table' AND name = 'meet_recording'",
+            )
+            .bind("'notification_succeeded')")
+            .bind("'notification_succeeded', 'external_process_successful', 'external_process_failed')")
+            .execute(&mut *tx)
+            .await?;
+            Q::new(format!("PRAGMA schema_version = {}", v.schema_version + 1)).execute(&mut *tx).await?;
+            Q::new("PRAGMA writable_schema = OFF").execute(&mut *tx).await?;
+            Ok(())
+        }
+    }
+}
+
 /// A row of `meet_recording`.
 #[derive(Clone, Debug, sqlx::FromRow, PartialEq)]
 pub struct Recording {
@@ -46,6 +94,10 @@ pub struct Recording {
     pub room_id: Uuid,
     pub mode: String,
     pub egress_error: Option<String>,
+    /// The start body's options (now-recordings §4.3), `{}` when none.
+    pub options: sqlx::types::Json<serde_json::Value>,
+    /// The summary service's job id (§12.5).
+    pub external_process_id: Option<String>,
 }
 
 impl Recording {
@@ -55,8 +107,10 @@ impl Recording {
     }
 }
 
-const COLUMNS: &str = "id, created_at, updated_at, status, worker_id, room_id, mode, egress_error";
-const R_COLUMNS: &str = "r.id, r.created_at, r.updated_at, r.status, r.worker_id, r.room_id, r.mode, r.egress_error";
+const COLUMNS: &str =
+    "id, created_at, updated_at, status, worker_id, room_id, mode, egress_error, options, external_process_id";
+const R_COLUMNS: &str = "r.id, r.created_at, r.updated_at, r.status, r.worker_id, r.room_id, r.mode, r.egress_error, \
+    r.options, r.external_process_id";
 
 fn status_list(statuses: &[Status]) -> String {
     // Fixed identifiers from the domain enum, never user input.
@@ -66,17 +120,24 @@ fn status_list(statuses: &[Status]) -> String {
 /// Inserts an `initiated` recording and its `owner` access for `user_id`, in one committed
 /// transaction (B12). A room already recording gives
 /// `Conflict("unique_initiated_or_active_recording_per_room")`.
-pub async fn insert_with_owner(db: &Db, room_id: Uuid, mode: &str, user_id: Uuid) -> Result<Recording, StoreError> {
+pub async fn insert_with_owner(
+    db: &Db,
+    room_id: Uuid,
+    mode: &str,
+    options: serde_json::Value,
+    user_id: Uuid,
+) -> Result<Recording, StoreError> {
     let mut tx = db.begin().await?;
     let t = now();
     let rec: Recording = Q::new(format!(
-        "INSERT INTO meet_recording (id, created_at, updated_at, status, worker_id, room_id, mode) \
-         VALUES ($1, $2, $2, 'initiated', NULL, $3, $4) RETURNING {COLUMNS}"
+        "INSERT INTO meet_recording (id, created_at, updated_at, status, worker_id, room_id, mode, options) \
+         VALUES ($1, $2, $2, 'initiated', NULL, $3, $4, $5) RETURNING {COLUMNS}"
     ))
     .bind(Uuid::new_v4())
     .bind(t)
     .bind(room_id)
     .bind(mode)
+    .bind(options)
     .fetch_one(&mut tx)
     .await?;
     insert_access(&mut tx, rec.id, user_id, "owner").await?;
@@ -95,8 +156,8 @@ pub async fn create(
 ) -> Result<Recording, StoreError> {
     let t = now();
     Q::new(format!(
-        "INSERT INTO meet_recording (id, created_at, updated_at, status, worker_id, room_id, mode) \
-         VALUES ($1, $2, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+        "INSERT INTO meet_recording (id, created_at, updated_at, status, worker_id, room_id, mode, options) \
+         VALUES ($1, $2, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
     ))
     .bind(Uuid::new_v4())
     .bind(t)
@@ -104,8 +165,45 @@ pub async fn create(
     .bind(worker_id)
     .bind(room_id)
     .bind(mode)
+    .bind(serde_json::json!({}))
     .fetch_one(db)
     .await
+}
+
+/// Replaces a recording's options (the metadata agent's dispatch id, administrator's edits).
+pub async fn set_options(db: &Db, id: Uuid, options: serde_json::Value) -> Result<(), StoreError> {
+    Q::new("UPDATE meet_recording SET options = $1 WHERE id = $2").bind(options).bind(id).execute(db).await?;
+    Ok(())
+}
+
+/// Sets `created_at` (administrator's edit; tests of expiry).
+pub async fn set_created_at(db: &Db, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
+    Q::new("UPDATE meet_recording SET created_at = $1 WHERE id = $2").bind(at).bind(id).execute(db).await?;
+    Ok(())
+}
+
+/// Stores the summary job id of a recording, this column only (R-8, R-9). False when another
+/// recording already has this id (R-5: the id is then not stored).
+pub async fn set_external_process_id(db: &Db, id: Uuid, job_id: &str) -> Result<bool, StoreError> {
+    let r = Q::new("UPDATE meet_recording SET external_process_id = $1 WHERE id = $2")
+        .bind(job_id)
+        .bind(id)
+        .execute(db)
+        .await;
+    match r {
+        Ok(_) => Ok(true),
+        // PostgreSQL names the index; SQLite names its column.
+        Err(StoreError::Conflict(c)) if c.contains("external_process_id") => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The recording whose summary job is `job_id`.
+pub async fn get_by_external_process_id(db: &Db, job_id: &str) -> Result<Option<Recording>, StoreError> {
+    Q::new(format!("SELECT {COLUMNS} FROM meet_recording WHERE external_process_id = $1"))
+        .bind(job_id)
+        .fetch_optional(db)
+        .await
 }
 
 /// Adds a recording access outside any transaction (administrator's edit, test factories).
@@ -181,15 +279,20 @@ pub async fn transition(db: &Db, id: Uuid, to: Status, change: Change) -> Result
     transition_query(id, to, change).fetch_optional(db).await
 }
 
-/// Who gets notified when a file is saved.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NotifyPlan {
-    /// Nothing to send (not configured): the recording stays `saved`.
-    Nothing,
+/// Who gets notified when a file is saved (now-recordings §12.2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NotifyPlan {
     /// One e-mail per `owner` access.
-    EmailOwners,
+    pub email: bool,
     /// One summary job for the newest `owner` access.
-    SummaryNewestOwner,
+    pub summary: bool,
+}
+
+impl NotifyPlan {
+    /// Nothing to send (not configured): the recording stays `saved`.
+    pub fn is_nothing(self) -> bool {
+        !self.email && !self.summary
+    }
 }
 
 /// Saves a recording (compare-and-set to `saved`) and enqueues its notifications in the same
@@ -200,13 +303,15 @@ pub async fn save(db: &Db, id: Uuid, plan: NotifyPlan) -> Result<Option<(Recordi
     let Some(rec) = transition_query(id, Status::Saved, Change::default()).fetch_optional(&mut tx).await? else {
         return Ok(None);
     };
-    let (kind, owners) = match plan {
-        NotifyPlan::Nothing => ("", Vec::new()),
-        NotifyPlan::EmailOwners => ("email", owner_ids(&mut tx, id, None).await?),
-        NotifyPlan::SummaryNewestOwner => ("summary", owner_ids(&mut tx, id, Some(1)).await?),
-    };
+    let mut rows: Vec<(&str, Uuid)> = Vec::new();
+    if plan.summary {
+        rows.extend(owner_ids(&mut tx, id, Some(1)).await?.into_iter().map(|o| ("summary", o)));
+    }
+    if plan.email {
+        rows.extend(owner_ids(&mut tx, id, None).await?.into_iter().rev().map(|o| ("email", o)));
+    }
     let t = now();
-    for owner in &owners {
+    for (kind, owner) in &rows {
         Q::new(
             "INSERT INTO meet_recording_notification (id, created_at, updated_at, recording_id, kind, recipient_id, \
              attempts, next_attempt_at) VALUES ($1, $2, $2, $3, $4, $5, 0, $2) \
@@ -215,13 +320,13 @@ pub async fn save(db: &Db, id: Uuid, plan: NotifyPlan) -> Result<Option<(Recordi
         .bind(Uuid::new_v4())
         .bind(t)
         .bind(id)
-        .bind(kind)
+        .bind(*kind)
         .bind(*owner)
         .execute(&mut tx)
         .await?;
     }
     tx.commit().await?;
-    Ok(Some((rec, owners.len())))
+    Ok(Some((rec, rows.len())))
 }
 
 #[derive(sqlx::FromRow)]

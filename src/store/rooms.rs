@@ -97,6 +97,67 @@ pub struct AccessWithUser {
     pub default_room_configuration: sqlx::types::Json<Value>,
 }
 
+/// A room row joined with one of its accesses and that access's user (none when the room has
+/// no access): what [`get_with_accesses`] reads.
+#[derive(sqlx::FromRow)]
+struct RoomAccessRow {
+    #[sqlx(flatten)]
+    room: Room,
+    access_id: Option<Uuid>,
+    role: Option<String>,
+    user_id: Option<Uuid>,
+    email: Option<String>,
+    full_name: Option<String>,
+    short_name: Option<String>,
+    timezone: Option<String>,
+    language: Option<String>,
+    default_room_access_level: Option<String>,
+    default_room_configuration: Option<sqlx::types::Json<Value>>,
+}
+
+/// A room by id or slug with every access and its user, newest first, in one round trip (what
+/// [`get`]/[`get_by_slug`] then [`accesses_of`] read in two).
+pub async fn get_with_accesses(
+    db: &Db,
+    id: Option<Uuid>,
+    slug: Option<&str>,
+) -> Result<Option<(Room, Vec<AccessWithUser>)>, StoreError> {
+    let filter = if id.is_some() { "r.resource_id = $1" } else { "r.slug = $1" };
+    let q = Q::new(format!(
+        "SELECT r.resource_id AS id, r.name, r.slug, r.access_level, r.configuration, r.pin_code, \
+         a.id AS access_id, a.role, u.id AS user_id, u.email, u.full_name, u.short_name, u.timezone, u.language, \
+         u.default_room_access_level, u.default_room_configuration \
+         FROM meet_room r LEFT JOIN meet_resource_access a ON a.resource_id = r.resource_id \
+         LEFT JOIN meet_user u ON u.id = a.user_id WHERE {filter} ORDER BY a.created_at DESC, a.id"
+    ));
+    let q = match (id, slug) {
+        (Some(id), _) => q.bind(id),
+        (None, Some(slug)) => q.bind(slug),
+        (None, None) => return Ok(None),
+    };
+    let rows: Vec<RoomAccessRow> = q.fetch_all(db).await?;
+    let Some(room) = rows.first().map(|r| r.room.clone()) else { return Ok(None) };
+    let accesses = rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(AccessWithUser {
+                id: r.access_id?,
+                resource_id: room.id,
+                role: r.role?,
+                user_id: r.user_id?,
+                email: r.email,
+                full_name: r.full_name,
+                short_name: r.short_name,
+                timezone: r.timezone?,
+                language: r.language?,
+                default_room_access_level: r.default_room_access_level,
+                default_room_configuration: r.default_room_configuration?,
+            })
+        })
+        .collect();
+    Ok(Some((room, accesses)))
+}
+
 /// `$1, $2, …` for `n` arguments starting at `$first`.
 fn placeholders(first: usize, n: usize) -> String {
     (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")

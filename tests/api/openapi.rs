@@ -170,6 +170,8 @@ async fn openapi_every_operation_answers_as_documented() {
         ("ADDONS_ENABLED", "true"),
         ("ADDONS_TOKEN_SECRET_KEY", "openapi-addons-key"),
         ("ADDONS_CSRF_SECRET", "openapi-addons-csrf"),
+        ("SUMMARY_SERVICE_WEBHOOK_API_TOKEN", "hook-token"),
+        ("FILE_UPLOAD_ENABLED", "true"),
     ])
     .await;
     let app = &rig.app;
@@ -356,7 +358,20 @@ async fn openapi_every_operation_answers_as_documented() {
     let missing = event(&format!("recordings/{unknown}.mp4"), "video/mp4");
     assert_eq!(spec.check(t, &post, &TestClient::send(hook(&missing, TOKEN)).await), 404);
     assert!(!spec.accepts(t, &post, &json!({})));
-    assert_eq!(spec.check(t, &post, &TestClient::send(hook(&json!({}), TOKEN)).await), 400);
+    assert_eq!(spec.check(t, &post, &TestClient::send(hook(&json!({}), TOKEN)).await), 403);
+
+    // The summary service's callback (its own bearer token).
+    let t = "/api/v1.0/recordings/external-process-hook/";
+    let callback = |body: &Value, token: &str| {
+        anon.request(post.clone(), t).header("authorization", format!("Bearer {token}")).json(body)
+    };
+    let done = json!({"job_id": "job-unknown", "type": "transcript", "status": "success"});
+    assert!(spec.accepts(t, &post, &done));
+    assert_eq!(spec.check(t, &post, &TestClient::send(callback(&done, "hook-token")).await), 200);
+    assert_eq!(spec.check(t, &post, &TestClient::send(callback(&done, "wrong")).await), 401);
+    assert!(!spec.accepts(t, &post, &json!({"type": "transcript"})));
+    let no_job = TestClient::send(callback(&json!({"type": "transcript"}), "hook-token")).await;
+    assert_eq!(spec.check(t, &post, &no_job), 400);
 
     // The LiveKit webhook (signed bodies).
     let t = "/api/v1.0/rooms/webhooks-livekit/";
@@ -549,6 +564,51 @@ async fn openapi_every_operation_answers_as_documented() {
     assert_eq!(spec.call(&client, post.clone(), t, t, Some(&json!({"transit_token": "orphan"}))).await, 404);
     let t = "/api/v1.0/addons/sessions/poll/";
     assert_eq!(spec.check(t, &post, &poll(&sid, Some(&csrf)).await), 200);
+    // Files.
+    let t = "/api/v1.0/files/";
+    let png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR".to_vec();
+    let image = json!({"filename": "openapi.png", "type": "background_image"});
+    assert_eq!(spec.valid(&client, post.clone(), t, t, &image).await, 201);
+    let exe = json!({"filename": "x.exe", "type": "background_image"});
+    assert_eq!(spec.call(&client, post.clone(), t, t, Some(&exe)).await, 400);
+    spec.invalid(&client, post.clone(), t, t, &json!({"type": "background_image"})).await;
+    assert_eq!(spec.call(&anon, post.clone(), t, t, Some(&image)).await, 401);
+    assert_eq!(spec.call(&no_csrf, post.clone(), t, t, Some(&image)).await, 403);
+    let created = TestClient::send(client.request(post.clone(), t).json(&image)).await.json();
+    let file_id = created["id"].as_str().unwrap().to_string();
+    let upload = reqwest::Client::new().put(created["policy"].as_str().unwrap()).header("x-amz-acl", "private");
+    assert_eq!(upload.body(png.clone()).send().await.unwrap().status(), 200);
+    assert_eq!(
+        spec.call(&client, get.clone(), t, "/api/v1.0/files/?ordering=-title&is_deleted=false", None).await,
+        200
+    );
+    assert_eq!(spec.call(&client, get.clone(), t, "/api/v1.0/files/?type=other", None).await, 400);
+    assert_eq!(spec.call(&client, get.clone(), t, "/api/v1.0/files/?page=3", None).await, 404);
+    let t = "/api/v1.0/files/{id}/upload-ended/";
+    let p = format!("{API}/files/{file_id}/upload-ended/");
+    assert_eq!(spec.call(&client, post.clone(), t, &p, None).await, 200);
+    assert_eq!(spec.call(&client, post.clone(), t, &p, None).await, 400);
+    assert_eq!(spec.call(&stranger_client, post.clone(), t, &p, None).await, 404);
+    let text = TestClient::send(client.request(post.clone(), "/api/v1.0/files/").json(&image)).await.json();
+    let text_id = text["id"].as_str().unwrap();
+    let upload = reqwest::Client::new().put(text["policy"].as_str().unwrap()).header("x-amz-acl", "private");
+    assert_eq!(upload.body("not an image").send().await.unwrap().status(), 200);
+    assert_eq!(spec.call(&client, post.clone(), t, &format!("{API}/files/{text_id}/upload-ended/"), None).await, 400);
+    let t = "/api/v1.0/files/media-auth/";
+    let original = format!("http://localhost/media/files/{file_id}.png");
+    let media = |c: &TestClient, url: &str| TestClient::send(c.request(Method::GET, t).header("x-original-url", url));
+    assert_eq!(spec.check(t, &get, &media(&client, &original).await), 200);
+    assert_eq!(spec.check(t, &get, &media(&stranger_client, &original).await), 403);
+    assert_eq!(spec.check(t, &get, &media(&anon, &original).await), 401);
+    let t = "/api/v1.0/files/{id}/";
+    let p = format!("{API}/files/{file_id}/");
+    let edit = json!({"title": "renamed", "type": "background_image", "description": null});
+    assert_eq!(spec.valid(&client, put.clone(), t, &p, &edit).await, 200);
+    spec.invalid(&client, put.clone(), t, &p, &json!({"title": ""})).await;
+    assert_eq!(spec.valid(&client, patch.clone(), t, &p, &json!({"description": "sea"})).await, 200);
+    assert_eq!(spec.valid(&stranger_client, patch.clone(), t, &p, &json!({})).await, 404);
+    assert_eq!(spec.call(&client, delete.clone(), t, &p, None).await, 204);
+    assert_eq!(spec.call(&client, delete.clone(), t, &p, None).await, 404);
 
     // Room deletion last (it cascades).
     let t = "/api/v1.0/rooms/{id}/";
@@ -586,14 +646,15 @@ async fn openapi_undocumented_methods_answer_405_with_the_detail_shape_and_allow
                 continue;
             }
             let mut rb = client.request(Method::from_bytes(method.as_bytes()).unwrap(), &path);
-            if template.ends_with("storage-hook/") {
+            let hook = template.ends_with("storage-hook/") || template.ends_with("external-process-hook/");
+            if hook {
                 rb = rb.header("authorization", "Bearer unused");
             }
             let resp = TestClient::send(rb).await;
             let what = format!("{method} {template}: {} {}", resp.status, resp.text);
-            if template.ends_with("storage-hook/") {
-                // Its own authentication runs first (and storage events are off here).
-                assert!([401, 403].contains(&resp.status.as_u16()), "{what}");
+            if hook {
+                // Their own authentication runs first (and storage events are off here).
+                assert!([401, 404].contains(&resp.status.as_u16()), "{what}");
             } else if template.starts_with("/external-api/v1.0/rooms/") {
                 // Bearer tokens only: a session is anonymous there, and 401 comes before 405.
                 assert_eq!(resp.status, 401, "{what}");

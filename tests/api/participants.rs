@@ -546,6 +546,35 @@ async fn nr_rl_4_nr_rl_5_nr_rl_6_nr_rl_7_failures_and_refusals() {
 }
 
 #[tokio::test]
+async fn nr_rl_9_role_changes_apply_at_once_to_admin_endpoints_and_new_tokens() {
+    let (rig, target) = role_rig().await;
+    crate::support::rooms::add_access(&rig.app, rig.room_id.parse().unwrap(), target.id, "member").await;
+    let target_client = rig.app.client_for(&target).await;
+    let room = format!("/api/v1.0/rooms/{}/", rig.room_id);
+    let path = rig.path("update-participant-role");
+    let sub = target.sub.clone().unwrap();
+    let role_in_token = |r: &crate::support::Resp| {
+        let token = r.json()["livekit"]["token"].as_str().expect("a token").to_string();
+        let claims = meet::livekit::verify::decode_hs256(&token, crate::support::livekit::SECRET).unwrap();
+        (claims["attributes"]["room_role"].clone(), claims["video"]["roomAdmin"].as_bool().unwrap_or(false))
+    };
+    // A member: no administration, a member token.
+    assert_eq!(target_client.patch(&room, &json!({"name": "renamed"})).await.status, 403);
+    assert_eq!(role_in_token(&target_client.get(&room).await), (json!("member"), false));
+    // Promoted: the very next session request may administer the room, and new tokens say so.
+    let r = rig.owner.post(&path, &json!({"participant_identity": sub, "role": "administrator"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = target_client.patch(&room, &json!({"name": "renamed"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(role_in_token(&target_client.get(&room).await), (json!("administrator"), true));
+    // Demoted: refused again at once.
+    let r = rig.owner.post(&path, &json!({"participant_identity": sub, "role": "member"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(target_client.patch(&room, &json!({"name": "again"})).await.status, 403);
+    assert_eq!(role_in_token(&target_client.get(&room).await), (json!("member"), false));
+}
+
+#[tokio::test]
 async fn nr_rl_8_callers_must_be_connected_admins() {
     let (rig, target) = role_rig().await;
     let path = rig.path("update-participant-role");

@@ -416,9 +416,15 @@ async fn r_29_r_30_m_14_only_owners_delete_and_cascades_apply() {
         assert_eq!(r.status, 403);
     }
     assert!(reload(&app, room.id).await.is_some());
-    let recording = meet::store::recordings::insert_with_owner(&app.state.db, room.id, "screen_recording", owner.id)
-        .await
-        .expect("recording");
+    let recording = meet::store::recordings::insert_with_owner(
+        &app.state.db,
+        room.id,
+        "screen_recording",
+        serde_json::json!({}),
+        owner.id,
+    )
+    .await
+    .expect("recording");
     let r = app.client_for(&owner).await.delete(&room_path("team")).await;
     assert_eq!((r.status.as_u16(), r.text.as_str()), (204, ""));
     assert!(r.header("content-type").is_none());

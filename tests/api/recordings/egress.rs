@@ -8,7 +8,7 @@ use crate::support::egress::{ABORTED, ACTIVE, COMPLETE, FAILED, LIMIT_REACHED, S
 use crate::support::livekit::Failure;
 
 #[tokio::test]
-async fn rw_5_rw_6_rw_7_b14_start_requests_match_the_reference() {
+async fn rw_5_rw_6_rw_7_nrc_start_11_start_requests_match_upstream_head() {
     let rig = rig(&[("AWS_S3_REGION_NAME", "local")]).await;
     let (room, _, owner) = room_and_user(&rig.app, Some("owner")).await;
     let video = started(&rig, &owner, room.id, "screen_recording").await;
@@ -24,31 +24,33 @@ async fn rw_5_rw_6_rw_7_b14_start_requests_match_the_reference() {
     assert_eq!(v["fileOutputs"][0]["fileType"], "MP4");
     assert_eq!(v["fileOutputs"][0]["filepath"], format!("recordings/{}.mp4", video.id));
     assert_eq!(v["fileOutputs"][0]["s3"], s3);
-    for absent in ["advanced", "preset", "layout", "file", "segments", "stream"] {
+    assert_eq!(v["layout"], "speaker-light", "NRC-START-11");
+    for absent in ["advanced", "preset", "file", "segments", "stream"] {
         assert!(v.get(absent).is_none() || v[absent] == json!("") || v[absent] == json!(null), "{absent}: {v}");
     }
     let a = &calls[1].request;
     assert_eq!(a["audioOnly"], json!(true));
+    assert!(a.get("layout").is_none() || a["layout"] == json!(""), "no layout for transcripts: {a}");
     assert_eq!(a["fileOutputs"][0]["fileType"], "OGG");
     assert_eq!(a["fileOutputs"][0]["filepath"], format!("recordings/{}.ogg", audio.id));
 }
 
 #[tokio::test]
-async fn re_7_rw_8_rw_9_rw_13_rw_17_empty_ids_and_twirp_errors_fail_the_start_cleanly() {
+async fn re_7_rw_8_rw_9_rw_13_rw_17_nrc_start_5_empty_ids_and_twirp_errors_are_502() {
     let rig = rig(&[]).await;
     let (room, user, owner) = room_and_user(&rig.app, Some("owner")).await;
     let slug = room.slug.clone().unwrap();
     let want = json!({"error": format!("Recording failed to start for room {slug}")});
     rig.lk.egress().set_empty_start_id(true);
     let r = start(&owner, room.id, "screen_recording").await;
-    assert_eq!((r.status.as_u16(), r.json()), (500, want.clone()));
+    assert_eq!((r.status.as_u16(), r.json()), (502, want.clone()));
     let rec = recordings_of(&rig.app, room.id).await.remove(0);
     assert_eq!((rec.status.as_str(), rec.worker_id.clone()), ("failed_to_start", None));
     assert_eq!(meet::store::recordings::roles_of(&rig.app.state.db, rec.id, user.id).await.unwrap(), ["owner"]);
     rig.lk.egress().set_empty_start_id(false);
     rig.lk.egress().fail("StartRoomCompositeEgress", Some(Failure::Twirp(400, "invalid_argument")));
     let r = start(&owner, room.id, "transcript").await;
-    assert_eq!((r.status.as_u16(), r.json()), (500, want));
+    assert_eq!((r.status.as_u16(), r.json()), (502, want));
     let rec = recordings_of(&rig.app, room.id).await.remove(0);
     assert_eq!(rec.status, "failed_to_start");
     let error = rec.egress_error.unwrap_or_default();
@@ -84,7 +86,7 @@ async fn rw_10_rw_16_b3_stop_replies_are_mapped() {
 }
 
 #[tokio::test]
-async fn re_16_rw_16_b3_stop_failures() {
+async fn re_16_rw_16_b3_nrc_stop_3_stop_failures() {
     let rig = rig(&[]).await;
     let (room, _, owner) = room_and_user(&rig.app, Some("owner")).await;
     // A Twirp error: failed_to_stop and a JSON 500.

@@ -6,14 +6,12 @@ use serde_json::json;
 
 use super::*;
 
-const CONFLICT: &str = "Constraint “unique_initiated_or_active_recording_per_room” is violated.";
-
 #[tokio::test]
 async fn rm_1_rm_4_rm_5_defaults_and_one_live_recording_per_room() {
     let rig = rig(&[]).await;
     let (room, user, _) = room_and_user(&rig.app, Some("owner")).await;
     let db = &rig.app.state.db;
-    let rec = store::insert_with_owner(db, room.id, "screen_recording", user.id).await.unwrap();
+    let rec = store::insert_with_owner(db, room.id, "screen_recording", json!({}), user.id).await.unwrap();
     assert_eq!(
         (rec.status.as_str(), rec.mode.as_str(), rec.worker_id.clone()),
         ("initiated", "screen_recording", None)
@@ -58,7 +56,7 @@ async fn re_1_re_13_anonymous_start_and_stop_are_401() {
 }
 
 #[tokio::test]
-async fn re_2_re_14_users_without_a_room_role_get_403() {
+async fn re_2_re_14_nrc_start_2_nrc_stop_2_users_without_a_room_role_get_403() {
     let rig = rig(&[]).await;
     let (room, _, stranger) = room_and_user(&rig.app, None).await;
     let (_, member) = {
@@ -66,7 +64,7 @@ async fn re_2_re_14_users_without_a_room_role_get_403() {
         add_access(&rig.app, room.id, u.id, "member").await;
         (u, c)
     };
-    let want = json!({"detail": "You must have privileges to start a recording."});
+    let want = json!({"detail": "You must have privileges on room to perform this action."});
     for c in [&stranger, &member] {
         let r = start(c, room.id, "screen_recording").await;
         assert_eq!((r.status.as_u16(), r.json()), (403, want.clone()));
@@ -77,13 +75,18 @@ async fn re_2_re_14_users_without_a_room_role_get_403() {
 }
 
 #[tokio::test]
-async fn re_3_recording_disabled_is_403_for_start_and_stop() {
+async fn nrc_start_3_nrc_stop_1_recording_disabled_is_404_for_start_and_stop() {
     let rig = rig(&[("RECORDING_ENABLE", "false")]).await;
     let (room, _, owner) = room_and_user(&rig.app, Some("owner")).await;
-    let want = json!({"detail": "Access denied, recording is disabled."});
-    assert_eq!(start(&owner, room.id, "screen_recording").await.json(), want);
+    let want = json!({"detail": "Not found."});
+    let r = start(&owner, room.id, "screen_recording").await;
+    assert_eq!((r.status.as_u16(), r.json()), (404, want.clone()));
+    let r = owner.post(&start_path(&room.id.to_string()), &json!({"mode": "nope"})).await;
+    assert_eq!(r.status, 404, "the flag comes before the body check");
     let r = stop(&owner, room.id).await;
-    assert_eq!((r.status.as_u16(), r.json()), (403, want));
+    assert_eq!((r.status.as_u16(), r.json()), (404, want));
+    assert!(recordings_of(&rig.app, room.id).await.is_empty());
+    assert!(rig.lk.calls_of("StartRoomCompositeEgress").is_empty());
 }
 
 #[tokio::test]
@@ -131,13 +134,18 @@ async fn re_8_rw_12_success_by_uuid_or_slug_creates_an_owner_access() {
 }
 
 #[tokio::test]
-async fn re_9_b11_a_room_recording_already_refuses_a_second_start() {
+async fn re_9_b11_nrc_start_6_a_room_recording_already_refuses_a_second_start_with_409() {
     let rig = rig(&[]).await;
     let (room, user, owner) = room_and_user(&rig.app, Some("owner")).await;
     make(&rig.app, room.id, Mode::Transcript, Status::Initiated, &[(&user, "owner")]).await;
     let r = owner.post(&start_path(room.slug.as_deref().unwrap()), &json!({"mode": "screen_recording"})).await;
-    assert_eq!((r.status.as_u16(), r.json()), (400, json!({"__all__": [CONFLICT]})));
-    assert_eq!(recordings_of(&rig.app, room.id).await.len(), 1);
+    let slug = room.slug.clone().unwrap();
+    let want = json!({"error": format!("A recording is already in progress for room {slug}")});
+    assert_eq!((r.status.as_u16(), r.json()), (409, want));
+    let recs = recordings_of(&rig.app, room.id).await;
+    assert_eq!(recs.len(), 1);
+    assert_eq!(store::roles_of(&rig.app.state.db, recs[0].id, user.id).await.unwrap(), ["owner"], "no new access");
+    assert!(rig.lk.calls_of("StartRoomCompositeEgress").is_empty(), "egress not called");
 }
 
 #[tokio::test]
@@ -208,7 +216,16 @@ async fn re_18_re_19_re_20_list_shows_every_role_newest_first_with_page_size() {
     assert_eq!(got, want, "newest first");
     let first = &all["results"][0];
     let keys: Vec<&String> = first.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["id", "room", "created_at", "updated_at", "status", "mode"]);
+    assert_eq!(
+        keys,
+        ["id", "room", "created_at", "updated_at", "status", "mode", "options", "key", "is_expired", "expired_at"],
+        "NRC-SER-1"
+    );
+    assert_eq!(
+        (&first["options"], &first["key"], &first["is_expired"], &first["expired_at"]),
+        (&json!({}), &json!(format!("recordings/{}.ogg", got[0])), &json!(false), &json!(null)),
+        "NRC-MOD-1, NRC-SER-1"
+    );
     assert_eq!(first["room"], json!({"id": room.id, "name": room.name, "slug": room.slug, "access_level": "public"}));
     assert_eq!(other_client.get("/api/v1.0/recordings/").await.json()["count"], 4);
     let p1 = client.get("/api/v1.0/recordings/?page_size=2").await.json();

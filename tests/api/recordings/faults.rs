@@ -15,14 +15,14 @@ async fn pass(rig: &Rig) {
 }
 
 #[tokio::test]
-async fn re_11_rw_13_fault_livekit_down_at_start_never_blocks_the_room() {
+async fn re_11_rw_13_nrc_start_7_fault_livekit_down_at_start_never_blocks_the_room() {
     let rig = rig(&[]).await;
     let (room, _, owner) = room_and_user(&rig.app, Some("owner")).await;
     let slug = room.slug.clone().unwrap();
     for failure in [Failure::Html502, Failure::Hang, Failure::Twirp(503, "unavailable")] {
         rig.lk.egress().fail("StartRoomCompositeEgress", Some(failure.clone()));
         let r = start(&owner, room.id, "screen_recording").await;
-        assert_eq!(r.status, 500, "{failure:?}");
+        assert_eq!(r.status, 502, "{failure:?}");
         assert_eq!(r.json(), json!({"error": format!("Recording failed to start for room {slug}")}), "{failure:?}");
         assert_eq!(recordings_of(&rig.app, room.id).await[0].status, "failed_to_start", "{failure:?}");
     }
@@ -31,7 +31,7 @@ async fn re_11_rw_13_fault_livekit_down_at_start_never_blocks_the_room() {
 }
 
 #[tokio::test]
-async fn re_11_b1_fault_livekit_unreachable_is_a_json_500() {
+async fn re_11_b1_nrc_start_12_fault_livekit_unreachable_is_a_json_502() {
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
@@ -40,9 +40,9 @@ async fn re_11_b1_fault_livekit_unreachable_is_a_json_500() {
     let rig = rig(&[("LIVEKIT_API_URL", url.as_str())]).await;
     let (room, _, owner) = room_and_user(&rig.app, Some("owner")).await;
     let r = start(&owner, room.id, "transcript").await;
-    assert_eq!((r.status.as_u16(), r.header("content-type")), (500, Some("application/json")));
+    assert_eq!((r.status.as_u16(), r.header("content-type")), (502, Some("application/json")));
     assert_eq!(recordings_of(&rig.app, room.id).await[0].status, "failed_to_start");
-    assert_eq!(start(&owner, room.id, "transcript").await.status, 500, "never the 400 conflict");
+    assert_eq!(start(&owner, room.id, "transcript").await.status, 502, "never the 409 conflict");
 }
 
 #[tokio::test]
@@ -115,7 +115,7 @@ async fn re_9_b2_fault_a_dead_egress_does_not_block_the_next_start() {
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(status(&rig.app, dead.id).await, "aborted");
     let r = start(&owner, room.id, "transcript").await;
-    assert_eq!(r.status, 400, "a live egress still blocks: {}", r.text);
+    assert_eq!(r.status, 409, "a live egress still blocks: {}", r.text);
 }
 
 #[tokio::test]
@@ -230,7 +230,7 @@ async fn re_9_b11_fault_two_starts_at_once_make_exactly_one_egress() {
     let (a, b) = tokio::join!(start(&owner, room.id, "screen_recording"), start(&other, room.id, "transcript"));
     let mut codes = [a.status.as_u16(), b.status.as_u16()];
     codes.sort();
-    assert_eq!(codes, [201, 400], "{} / {}", a.text, b.text);
+    assert_eq!(codes, [201, 409], "{} / {}", a.text, b.text);
     assert_eq!(rig.lk.calls_of("StartRoomCompositeEgress").len(), 1);
     let live: Vec<_> = recordings_of(&rig.app, room.id).await.into_iter().filter(|r| r.status == "active").collect();
     assert_eq!(live.len(), 1);

@@ -5,6 +5,7 @@
 mod egress;
 mod endpoints;
 mod faults;
+mod head;
 mod media;
 mod notify;
 mod storage;
@@ -52,6 +53,12 @@ pub async fn rig(extra: &[(&str, &str)]) -> Rig {
     let mut vars: Vec<(String, String)> = Vec::new();
     for (k, v) in lk.vars().into_iter().chain(s3.vars()).chain(smtp.vars()).chain(summary.vars()) {
         vars.push((k.to_string(), v));
+    }
+    if extra.contains(&("SUMMARY_SERVICE_VERSION", "2")) {
+        for (k, v) in summary.vars_v2() {
+            vars.retain(|(name, _)| name != k);
+            vars.push((k.to_string(), v));
+        }
     }
     for (k, v) in [
         ("RECORDING_ENABLE", "true"),

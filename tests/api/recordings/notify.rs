@@ -76,7 +76,7 @@ async fn rn_3_no_owner_leaves_the_recording_saved() {
 }
 
 #[tokio::test]
-async fn rn_6_transcripts_post_to_the_summary_service() {
+async fn rn_6_nrc_sum_4_transcripts_post_the_v1_payload_to_the_summary_service() {
     let rig = rig(&[]).await;
     let (room, owner, _) = room_and_user(&rig.app, Some("owner")).await;
     let rec = make(&rig.app, room.id, Mode::Transcript, Status::Stopped, &[(&owner, "owner")]).await;
@@ -88,9 +88,24 @@ async fn rn_6_transcripts_post_to_the_summary_service() {
     assert_eq!(t.authorization.as_deref(), Some(format!("Bearer {SUMMARY_TOKEN}").as_str()));
     assert_eq!(t.content_type.as_deref(), Some("application/json"));
     assert_eq!(t.idempotency_key.as_deref(), Some(rec.id.to_string().as_str()));
-    assert_eq!(t.body, json!({"filename": key(&rec), "email": owner.email, "sub": owner.sub}));
+    let want = json!({
+        "owner_id": owner.id.to_string(),
+        "recording_filename": key(&rec),
+        "metadata_filename": null,
+        "email": owner.email,
+        "sub": owner.sub,
+        "room": room.name,
+        "language": null,
+        "owner_timezone": owner.timezone,
+        "download_link": format!("{BASE_URL}/{}", rec.id),
+        "context_language": owner.language,
+        "recording_start_at": null,
+        "recording_end_at": null,
+    });
+    assert_eq!(t.body, want);
     let keys: Vec<&String> = t.body.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["filename", "email", "sub"]);
+    let want_keys: Vec<&String> = want.as_object().unwrap().keys().collect();
+    assert_eq!(keys, want_keys, "upstream's key order");
     assert!(rig.smtp.mails().is_empty());
 }
 

@@ -1,5 +1,6 @@
-//! RS statements: the storage hook (authentication, flag, MinIO event parsing with the exact
-//! key match, savability, idempotency), with B6, B7 and S2 applied.
+//! RS and NRC-SH statements: the storage hook at upstream HEAD (lenient bearer header, 404 flag,
+//! MinIO and S3 event parsers, "Notification ignored."), savability and idempotency, with B6 and
+//! S2 applied (only the recording's own key saves it).
 
 use meet::domain::recording::{Mode, Status};
 use serde_json::json;
@@ -16,16 +17,17 @@ async fn saved_rig() -> (Rig, Recording) {
 }
 
 #[tokio::test]
-async fn rs_1_rs_2_rs_10_authentication_failures_are_401_with_the_realm() {
+async fn rs_1_rs_2_nrc_sh_5_authentication_failures_are_401_with_the_realm() {
     let (rig, rec) = saved_rig().await;
     let body = event(&key(&rec), "video/mp4").to_string();
     let cases = [
         (None, "Authorization header is required"),
+        (Some(""), "Authorization header is required"),
         (Some("Bearer wrongAuthToken"), "Invalid token"),
-        (Some("Basic tok"), "Invalid authorization header."),
-        (Some("Bearer"), "Invalid authorization header."),
-        (Some("bearer tok"), "Invalid authorization header."),
-        (Some("Bearer  tok"), "Invalid authorization header."),
+        (Some("Bearer tok extra"), "Invalid token"),
+        (Some("Basic some-token"), "Invalid authorization header format."),
+        (Some("InvalidFormat"), "Invalid authorization header format."),
+        (Some("Bearer"), "Invalid authorization header format."),
     ];
     for (auth, message) in cases {
         let r = hook_raw(&rig.app, &body, auth).await;
@@ -36,44 +38,49 @@ async fn rs_1_rs_2_rs_10_authentication_failures_are_401_with_the_realm() {
 }
 
 #[tokio::test]
-async fn rs_3_good_token_with_the_hook_disabled_is_403_bad_token_still_401() {
+async fn nrc_sh_6_scheme_case_and_extra_spaces_are_accepted() {
+    let (rig, rec) = saved_rig().await;
+    let body = event(&key(&rec), "video/mp4").to_string();
+    let r = hook_raw(&rig.app, &body, Some("bearer    tok")).await;
+    assert_eq!((r.status.as_u16(), r.json()), (200, json!({"message": "Event processed."})));
+    assert_eq!(status(&rig.app, rec.id).await, "saved");
+}
+
+#[tokio::test]
+async fn nrc_sh_1_good_token_with_the_hook_disabled_is_404_bad_token_still_401() {
     let rig = rig(&[("RECORDING_STORAGE_EVENT_ENABLE", "false")]).await;
     let body = event("recordings/x.mp4", "video/mp4");
     let r = hook(&rig.app, &body).await;
-    assert_eq!((r.status.as_u16(), r.json()), (403, json!({"detail": "Access denied, storage event is disabled."})));
+    assert_eq!((r.status.as_u16(), r.json()), (404, json!({"detail": "Not found."})));
     assert_eq!(hook_raw(&rig.app, &body.to_string(), Some("Bearer nope")).await.status, 401);
 }
 
 #[tokio::test]
-async fn rs_13_token_not_configured_and_auth_disabled() {
+async fn rs_13_nrc_sh_5_token_not_configured_and_auth_disabled() {
     let rig1 = rig(&[("RECORDING_STORAGE_EVENT_TOKEN", "")]).await;
     let r = hook(&rig1.app, &json!({})).await;
+    assert_eq!(r.status, 401);
     assert_eq!(r.json(), json!({"detail": "Authentication is enabled but token is not configured."}));
+    assert_eq!(r.header("www-authenticate"), Some(REALM));
     let rig2 = rig(&[("RECORDING_ENABLE_STORAGE_EVENT_AUTH", "false")]).await;
     let r = hook_raw(&rig2.app, &json!({}).to_string(), None).await;
-    assert_eq!(r.status, 400, "accepted without a header, then refused as empty: {}", r.text);
+    assert_eq!(r.status, 403, "accepted without a header, then refused as empty: {}", r.text);
 }
 
 #[tokio::test]
-async fn rs_4_rs_12_b7_malformed_bodies_are_400_never_500() {
+async fn nrc_sh_2_nrc_sh_8_malformed_bodies_are_403_invalid_request_data() {
     let (rig, rec) = saved_rig().await;
     let cases = [
-        ("{}", "Invalid request data: Received empty data."),
-        (r#"{"Records": []}"#, "Invalid request data: Missing or malformed key: list index out of range."),
-        (
-            r#"{"Records": [{"s3": {"bucket": {"name": "meet-media-storage"}}}]}"#,
-            "Invalid request data: Missing or malformed key: 'object'.",
-        ),
-        (r#"[1, 2]"#, "Invalid request data: Missing or malformed key: 'Records'."),
-        (r#"{"Records": "x"}"#, "Invalid request data: Missing or malformed key: 'Records'."),
-        (
-            r#"{"Records": [{"s3": {"bucket": {"name": "meet-media-storage"}, "object": {"key": "k", "contentType": null}}}]}"#,
-            "Invalid request data: Missing essential data fields: filetype cannot be None",
-        ),
+        "{}",
+        r#"{"Records": []}"#,
+        r#"{"Records": [{"s3": {"bucket": {"name": "meet-media-storage"}}}]}"#,
+        r#"[1, 2]"#,
+        r#"{"Records": "x"}"#,
+        r#"{"Records": [{"s3": {"bucket": {"name": "meet-media-storage"}, "object": {"key": "k", "contentType": null}}}]}"#,
     ];
-    for (body, detail) in cases {
+    for body in cases {
         let r = hook_raw(&rig.app, body, Some("Bearer tok")).await;
-        assert_eq!((r.status.as_u16(), r.json()), (400, json!({"detail": detail})), "{body}");
+        assert_eq!((r.status.as_u16(), r.json()), (403, json!({"detail": "Invalid request data."})), "{body}");
     }
     let r = hook_raw(&rig.app, "{not json", Some("Bearer tok")).await;
     assert_eq!(r.status, 400);
@@ -81,21 +88,20 @@ async fn rs_4_rs_12_b7_malformed_bodies_are_400_never_500() {
 }
 
 #[tokio::test]
-async fn rs_5_wrong_bucket_is_403() {
+async fn rs_5_nrc_sh_2_wrong_bucket_is_403() {
     let (rig, rec) = saved_rig().await;
     let mut body = event(&key(&rec), "video/mp4");
     body["Records"][0]["s3"]["bucket"]["name"] = json!("other-bucket");
     let r = hook(&rig.app, &body).await;
-    assert_eq!((r.status.as_u16(), r.json()), (403, json!({"detail": "Invalid bucket specified"})));
+    assert_eq!((r.status.as_u16(), r.json()), (403, json!({"detail": "Invalid bucket specified."})));
     assert_eq!(status(&rig.app, rec.id).await, "active");
 }
 
 #[tokio::test]
-async fn rs_6_other_content_types_are_ignored_with_200() {
+async fn rs_6_nrc_sh_3_other_content_types_are_ignored_with_200() {
     let (rig, rec) = saved_rig().await;
     let r = hook(&rig.app, &event(&key(&rec), "application/json")).await;
-    assert_eq!(r.status, 200);
-    assert!(r.json()["message"].as_str().unwrap().starts_with("Ignore this file type, "), "{}", r.text);
+    assert_eq!((r.status.as_u16(), r.json()), (200, json!({"message": "Notification ignored."})));
     assert_eq!(status(&rig.app, rec.id).await, "active");
 }
 
@@ -145,20 +151,20 @@ async fn rs_9_b3_active_stopped_and_failed_to_stop_are_saved() {
 }
 
 #[tokio::test]
-async fn rs_12_s2_only_the_exact_key_saves_a_recording() {
+async fn rs_12_s2_nrc_sh_3_nrc_sh_7_only_the_exact_key_saves_a_recording() {
     let (rig, rec) = saved_rig().await;
     let wrong = [
         format!("other/{}.mp4", rec.id),
         format!("recordings/{}.ogg", rec.id),
         format!("recordings/sub/{}.mp4", rec.id),
+        format!("parent_folder/recordings/{}.mp4", rec.id),
         "recordings/------------------------------------.mp4".to_string(),
         "invalid_filepath".to_string(),
     ];
     for k in wrong {
         let ct = if k.ends_with(".ogg") { "audio/ogg" } else { "video/mp4" };
         let r = hook(&rig.app, &event(&k, ct)).await;
-        assert_eq!(r.status, 200, "{k}: {}", r.text);
-        assert!(r.json()["message"].as_str().unwrap().starts_with("Ignore"), "{k}");
+        assert_eq!((r.status.as_u16(), r.json()), (200, json!({"message": "Notification ignored."})), "{k}");
     }
     assert_eq!(status(&rig.app, rec.id).await, "active");
     assert_eq!(file_arrives(&rig.app, &rec).await.json(), json!({"message": "Event processed."}));
@@ -170,4 +176,19 @@ async fn rs_12_s2_only_the_exact_key_saves_a_recording() {
     .await;
     assert_eq!(r.status, 200);
     assert_eq!(rig.smtp.wait_for(1).await.len(), 1);
+}
+
+#[tokio::test]
+async fn nrc_sh_9_nrc_sh_10_the_s3_parser_guesses_the_type_and_ignores_unknown_extensions() {
+    let rig = rig(&[("RECORDING_EVENT_PARSER_CLASS", "core.recording.event.parsers.S3Parser")]).await;
+    let (room, _, owner) = room_and_user(&rig.app, Some("owner")).await;
+    let rec = started(&rig, &owner, room.id, "screen_recording").await;
+    let s3_event = |key: &str| json!({"Records": [{"s3": {"bucket": {"name": BUCKET}, "object": {"key": key}}}]});
+    let r = hook(&rig.app, &s3_event(&format!("recordings/{}.zzunknown999", rec.id))).await;
+    assert_eq!((r.status.as_u16(), r.json()), (200, json!({"message": "Notification ignored."})), "R-13");
+    let r = hook(&rig.app, &json!({"Records": [{"s3": {"bucket": {"name": BUCKET}, "object": {"key": null}}}]})).await;
+    assert_eq!((r.status.as_u16(), r.json()), (403, json!({"detail": "Invalid request data."})));
+    let r = hook(&rig.app, &s3_event(&format!("recordings/{}.mp4", rec.id))).await;
+    assert_eq!((r.status.as_u16(), r.json()), (200, json!({"message": "Event processed."})), "raw key, no type");
+    assert_eq!(status(&rig.app, rec.id).await, "saved");
 }

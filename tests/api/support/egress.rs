@@ -32,6 +32,10 @@ pub async fn fail(f: Failure) -> Option<Response> {
             tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
             None
         }
+        Failure::Delay(ms) => {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            None
+        }
     }
 }
 
@@ -136,6 +140,18 @@ impl EgressHandle {
 
     pub fn all(&self) -> Vec<proto::EgressInfo> {
         self.with(|s| s.egresses.clone())
+    }
+
+    /// Sets the times of the egress's file result (nanoseconds since the epoch).
+    pub fn set_file_times(&self, id: &str, started_at: i64, ended_at: i64) {
+        self.with(|s| {
+            if let Some(e) = s.egresses.iter_mut().find(|e| e.egress_id == id) {
+                for f in &mut e.file_results {
+                    f.started_at = started_at;
+                    f.ended_at = ended_at;
+                }
+            }
+        });
     }
 
     /// Ends the egress `id` with `status`, with a file result at its filepath when `file`.

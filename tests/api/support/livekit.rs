@@ -30,6 +30,8 @@ pub enum Failure {
     Html502,
     /// Never answers (until the client gives up).
     Hang,
+    /// Answers normally after this many milliseconds.
+    Delay(u64),
 }
 
 /// One RPC received (after authentication succeeded).
@@ -259,6 +261,9 @@ async fn handle(
         Some(Failure::Hang) => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
         }
+        Some(Failure::Delay(ms)) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
         None => {}
     }
     let scripted = inner.lock().unwrap().method_failures.get(method.as_str()).cloned();
@@ -358,6 +363,18 @@ async fn handle(
                 room: req.room,
                 ..Default::default()
             };
+            encode(json_body, &dispatch)
+        }
+        ("livekit.AgentDispatchService", "DeleteDispatch") => {
+            let req: proto::DeleteAgentDispatchRequest = match decode(json_body, &body) {
+                Ok(r) => r,
+                Err(e) => return e,
+            };
+            if !grants.room_admin || grants.room != req.room {
+                return twirp_error(StatusCode::FORBIDDEN, "permission_denied", "roomAdmin grant on the room needed");
+            }
+            record(serde_json::to_value(&req).unwrap());
+            let dispatch = proto::AgentDispatch { id: req.dispatch_id, room: req.room, ..Default::default() };
             encode(json_body, &dispatch)
         }
         ("livekit.RoomService", "DeleteRoom") => {

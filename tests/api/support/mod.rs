@@ -89,6 +89,8 @@ impl Drop for TestDb {
 /// A running app for one test.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The metrics listener's address (`MEET_METRICS_BIND`).
+    pub metrics_addr: Option<SocketAddr>,
     pub base: String,
     pub state: AppState,
     pub db: Arc<TestDb>,
@@ -105,8 +107,19 @@ impl TestApp {
 
     /// Starts the app with extra settings (`(NAME, value)` pairs).
     pub async fn spawn_with(vars: &[(&str, &str)]) -> TestApp {
-        let db = Arc::new(TestDb::new().await);
+        TestApp::spawn_on(TestDb::new().await, vars).await
+    }
+
+    /// Starts the app on a database prepared by the test (e.g. one loaded from a fixture).
+    pub async fn spawn_on(db: TestDb, vars: &[(&str, &str)]) -> TestApp {
+        let db = Arc::new(db);
         let data_dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let map = TestApp::settings(&db, &data_dir, vars);
+        TestApp::start(db, data_dir, map).await
+    }
+
+    /// The settings of a test app on `db` with `vars` on top.
+    pub fn settings(db: &TestDb, data_dir: &tempfile::TempDir, vars: &[(&str, &str)]) -> HashMap<String, String> {
         let mut map: HashMap<String, String> = HashMap::new();
         map.insert("MEET_BIND".into(), "127.0.0.1:0".into());
         map.insert("MEET_DATA_DIR".into(), data_dir.path().display().to_string());
@@ -120,7 +133,7 @@ impl TestApp {
         for (k, v) in vars {
             map.insert(k.to_string(), v.to_string());
         }
-        TestApp::start(db, data_dir, map).await
+        map
     }
 
     /// Starts an app on an existing database and settings (e.g. to restart one).
@@ -129,6 +142,7 @@ impl TestApp {
         let config = Config::from_lookup(move |k| lookup.get(k).cloned()).expect("valid test configuration");
         let app = App::build(config).await.expect("app starts");
         let addr = app.local_addr();
+        let metrics_addr = app.metrics_addr();
         let state = app.state().clone();
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(async move {
@@ -140,6 +154,7 @@ impl TestApp {
         });
         TestApp {
             addr,
+            metrics_addr,
             base: format!("http://{addr}"),
             state,
             db,
