@@ -172,3 +172,35 @@ async fn merge_pair_folds_an_explicit_pair() {
     let ghost = Uuid::new_v4();
     assert!(merge::merge_pair(&app.state.db, keep.id, &[ghost], false).await.is_err(), "unknown user");
 }
+
+async fn file_of(app: &TestApp, creator: &User, title: &str) -> Uuid {
+    let new = meet::store::files::NewFile {
+        id: Uuid::new_v4(),
+        file_type: "background_image".into(),
+        title: title.into(),
+        filename: format!("{title}.png"),
+        description: None,
+        creator_id: creator.id,
+    };
+    match meet::store::files::insert(&app.state.db, new, None).await {
+        Ok(f) => f.id,
+        Err(e) => panic!("file not inserted: {e:?}"),
+    }
+}
+
+#[tokio::test]
+async fn nm_mrg_5_files_of_stale_users_are_reassigned() {
+    let app = TestApp::spawn().await;
+    let stale = user(&app, Some("files@example.com"), Some("files-old")).await;
+    let kept = user(&app, Some("FILES@example.com"), Some("files-new")).await;
+    let moved = file_of(&app, &stale, "stale-background").await;
+    let own = file_of(&app, &kept, "own-background").await;
+    let (_, out, _) = run(&app, Options { dry_run: true, email_filter: None }).await;
+    assert!(out.contains("Would migrate: 0 ResourceAccess, 0 RecordingAccess, 1 File(s)."), "{out}");
+    let (report, out, err) = run(&app, Options::default()).await;
+    assert_eq!(report, Report { groups: 1, deleted: 1, failed: vec![] }, "{out}{err}");
+    let db = &app.state.db;
+    assert_eq!(meet::store::files::get(db, moved).await.unwrap().unwrap().creator_id, Some(kept.id));
+    assert_eq!(meet::store::files::get(db, own).await.unwrap().unwrap().creator_id, Some(kept.id), "untouched");
+    assert!(!exists(&app, &stale).await);
+}
