@@ -3,9 +3,10 @@
 //! logged-in user and stores an add-on JWT in the session, `poll` hands that result out once.
 //!
 //! All state is in the cache (`addons_<prefix>_<token>` keys, JSON values private to `meet`). Every
-//! decision is atomic on both caches (W33): the transit token is consumed and the result taken
-//! with a compare-and-set, so concurrent exchanges or polls cannot both win, and a losing exchange
-//! never deletes the winner's session.
+//! decision is atomic on both caches (W33): exchanges of one transit token are serialized by a
+//! short cache lock and the transit token is consumed and the result taken with a compare-and-set,
+//! so concurrent exchanges or polls cannot both win, and a losing exchange never deletes the
+//! winner's session.
 
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use sha2::Digest;
 
 use crate::error::ApiError;
 use crate::i18n::msg;
@@ -216,8 +218,31 @@ fn addon_token(state: &AppState, user: &User, now: i64) -> Result<String, ApiErr
     Ok(crate::livekit::token::sign(&claims, key))
 }
 
-/// `POST addons/sessions/exchange/` (§12.6 steps 5–13) for the logged-in `user`.
+/// How long one exchange may hold its transit token (a crashed holder is forgotten after it).
+const EXCHANGE_LOCK: Duration = Duration::from_secs(10);
+
+/// `POST addons/sessions/exchange/` (§12.6 steps 5–13) for the logged-in `user`. Exchanges of one
+/// transit token are serialized (W33): one that finds another in progress is refused and touches
+/// nothing, so it can never close the session the other is authenticating; one that comes after
+/// a finished exchange is a replay and closes the session.
 pub async fn exchange(state: &AppState, user: &User, transit_token: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
+    let lock = format!("addons_exchange_{}", hex::encode(sha2::Sha256::digest(transit_token.as_bytes())));
+    if !state.cache.set_nx(&lock, "1", Some(EXCHANGE_LOCK)).await? {
+        return Err(invalid_transit());
+    }
+    let result = exchange_locked(state, user, transit_token, now).await;
+    if let Err(e) = state.cache.delete(&lock).await {
+        tracing::warn!(error = %e, "could not release an add-on exchange lock (it expires by itself)");
+    }
+    result
+}
+
+async fn exchange_locked(
+    state: &AppState,
+    user: &User,
+    transit_token: &str,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
     let session_id = consume_transit(state, transit_token).await?;
     let key = session_key(state, &session_id);
     let raw =

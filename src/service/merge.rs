@@ -1,6 +1,6 @@
 //! Folding duplicate users into one (now-external-api §11, upstream's `merge_duplicate_users`):
 //! users sharing an e-mail case-insensitively are merged, one transaction per group, room and
-//! recording accesses moving to the kept user with the higher role winning. Unlike upstream (W31),
+//! recording accesses moving to the kept user with the higher role winning, files re-assigned. Unlike upstream (W31),
 //! the kept user is the newest one **with a `sub`** when there is one (so the person's next login
 //! still matches by `sub`), and the kept e-mail is lower-cased inside the group's transaction only.
 //! [`merge_pair`] merges an explicit pair (for operators' tools).
@@ -107,11 +107,12 @@ pub async fn merge_duplicates(
                 let c = provisional::counts(db, s.id).await?;
                 total.resource_accesses += c.resource_accesses;
                 total.recording_accesses += c.recording_accesses;
+                total.files += c.files;
             }
             writeln!(
                 out,
-                "       [DRY-RUN] Would migrate: {} ResourceAccess, {} RecordingAccess, 0 File(s).",
-                total.resource_accesses, total.recording_accesses
+                "       [DRY-RUN] Would migrate: {} ResourceAccess, {} RecordingAccess, {} File(s).",
+                total.resource_accesses, total.recording_accesses, total.files
             )?;
             report.groups += 1;
             report.deleted += users.len();

@@ -68,12 +68,13 @@ pub async fn recordings(
     owner: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<Recording>, StoreError> {
-    Q::new(
-        "SELECT id, created_at, updated_at, status, worker_id, room_id, mode, egress_error FROM meet_recording WHERE \
+    Q::new(format!(
+        "SELECT {} FROM meet_recording WHERE \
          ($1 IS NULL OR status = $1) AND ($2 IS NULL OR room_id = $2) AND \
          ($3 IS NULL OR id IN (SELECT recording_id FROM meet_recording_access WHERE user_id = $3 AND role = 'owner')) \
          ORDER BY created_at DESC, id LIMIT $4",
-    )
+        super::recordings::COLUMNS
+    ))
     .bind(status)
     .bind(room)
     .bind(owner)

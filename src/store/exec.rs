@@ -456,6 +456,8 @@ const SQLITE_CONSTRAINTS: &[(&str, &str)] = &[
     ("meet_recording.room_id", "unique_initiated_or_active_recording_per_room"),
     ("meet_recording_access.user_id, meet_recording_access.recording_id", "unique_recording_user"),
     ("meet_recording_access.team, meet_recording_access.recording_id", "unique_recording_team"),
+    // An expression index is named by SQLite as `index '<name>'`.
+    ("index 'unique_email_when_sub_is_null'", "unique_email_when_sub_is_null"),
 ];
 
 fn is_unavailable(e: &sqlx::Error) -> bool {

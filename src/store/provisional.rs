@@ -70,6 +70,7 @@ pub async fn users_with_email(db: &Db, key: &str) -> Result<Vec<User>, StoreErro
 pub struct Counts {
     pub resource_accesses: u64,
     pub recording_accesses: u64,
+    pub files: u64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -79,12 +80,13 @@ struct CountRow {
 
 /// The rows `user` owns in the tables that are moved by a merge.
 pub async fn counts(db: &Db, user: Uuid) -> Result<Counts, StoreError> {
-    let count = |table: &'static str| {
-        Q::new(format!("SELECT COUNT(*) AS n FROM {table} WHERE user_id = $1")).bind(user).fetch_one::<CountRow>(db)
+    let count = |table: &'static str, column: &'static str| {
+        Q::new(format!("SELECT COUNT(*) AS n FROM {table} WHERE {column} = $1")).bind(user).fetch_one::<CountRow>(db)
     };
     Ok(Counts {
-        resource_accesses: count("meet_resource_access").await?.n as u64,
-        recording_accesses: count("meet_recording_access").await?.n as u64,
+        resource_accesses: count("meet_resource_access", "user_id").await?.n as u64,
+        recording_accesses: count("meet_recording_access", "user_id").await?.n as u64,
+        files: count("\"file\"", "creator_id").await?.n as u64,
     })
 }
 
@@ -152,13 +154,14 @@ async fn move_accesses(
 }
 
 /// Folds `stale` into `kept` inside `tx`. Every table that references `meet_user` is named here
-/// (W32): room accesses and recording accesses move, uploaded files change creator, sessions of
-/// the stale user end, then the user row goes.
+/// (W32): room accesses and recording accesses move, files change creator (their foreign key
+/// would refuse the deletion), sessions of the stale user end, then the user row goes.
 pub async fn fold(tx: &mut Tx, stale: Uuid, kept: Uuid) -> Result<(), StoreError> {
     move_accesses(tx, "meet_resource_access", "resource_id", stale, kept).await?;
     move_accesses(tx, "meet_recording_access", "recording_id", stale, kept).await?;
-    Q::new("UPDATE \"file\" SET creator_id = $1 WHERE creator_id = $2")
+    Q::new("UPDATE \"file\" SET creator_id = $1, updated_at = $2 WHERE creator_id = $3")
         .bind(kept)
+        .bind(now())
         .bind(stale)
         .execute(&mut *tx)
         .await?;

@@ -107,7 +107,8 @@ impl Recording {
     }
 }
 
-const COLUMNS: &str =
+/// The columns of a [`Recording`], in its order.
+pub(crate) const COLUMNS: &str =
     "id, created_at, updated_at, status, worker_id, room_id, mode, egress_error, options, external_process_id";
 const R_COLUMNS: &str = "r.id, r.created_at, r.updated_at, r.status, r.worker_id, r.room_id, r.mode, r.egress_error, \
     r.options, r.external_process_id";

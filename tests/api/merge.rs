@@ -173,23 +173,34 @@ async fn merge_pair_folds_an_explicit_pair() {
     assert!(merge::merge_pair(&app.state.db, keep.id, &[ghost], false).await.is_err(), "unknown user");
 }
 
-#[tokio::test]
-async fn w32_uploaded_files_follow_the_kept_user() {
-    let app = TestApp::spawn().await;
-    let old = user(&app, Some("files@example.com"), Some("files-old")).await;
-    let new = user(&app, Some("Files@example.com"), Some("files-new")).await;
-    let new_file = meet::store::files::NewFile {
+async fn file_of(app: &TestApp, creator: &User, title: &str) -> Uuid {
+    let new = meet::store::files::NewFile {
         id: Uuid::new_v4(),
         file_type: "background_image".into(),
-        title: "beach".into(),
-        filename: "beach.png".into(),
+        title: title.into(),
+        filename: format!("{title}.png"),
         description: None,
-        creator_id: old.id,
+        creator_id: creator.id,
     };
-    let file = meet::store::files::insert(&app.state.db, new_file, None).await.map_err(|_| "insert").unwrap();
+    match meet::store::files::insert(&app.state.db, new, None).await {
+        Ok(f) => f.id,
+        Err(e) => panic!("file not inserted: {e:?}"),
+    }
+}
+
+#[tokio::test]
+async fn nm_mrg_5_files_of_stale_users_are_reassigned() {
+    let app = TestApp::spawn().await;
+    let stale = user(&app, Some("files@example.com"), Some("files-old")).await;
+    let kept = user(&app, Some("FILES@example.com"), Some("files-new")).await;
+    let moved = file_of(&app, &stale, "stale-background").await;
+    let own = file_of(&app, &kept, "own-background").await;
+    let (_, out, _) = run(&app, Options { dry_run: true, email_filter: None }).await;
+    assert!(out.contains("Would migrate: 0 ResourceAccess, 0 RecordingAccess, 1 File(s)."), "{out}");
     let (report, out, err) = run(&app, Options::default()).await;
     assert_eq!(report, Report { groups: 1, deleted: 1, failed: vec![] }, "{out}{err}");
-    assert!(!exists(&app, &old).await);
-    let moved = meet::store::files::get(&app.state.db, file.id).await.unwrap().expect("the file stays");
-    assert_eq!(moved.creator_id, Some(new.id));
+    let db = &app.state.db;
+    assert_eq!(meet::store::files::get(db, moved).await.unwrap().unwrap().creator_id, Some(kept.id));
+    assert_eq!(meet::store::files::get(db, own).await.unwrap().unwrap().creator_id, Some(kept.id), "untouched");
+    assert!(!exists(&app, &stale).await);
 }

@@ -221,3 +221,25 @@ async fn no_oidc_10_w46_w47_backchannel_logout_ends_the_sessions_on_any_store() 
     assert_eq!(me(&other).await.json()["id"], bystander.id.to_string(), "other people stay logged in");
     assert_refused(&backchannel(&app, Some(&token)).await, "Token already processed");
 }
+
+#[tokio::test]
+async fn no_oidc_5_no_oidc_7_logins_need_a_sub_and_sync_one_user_by_primary_key() {
+    let idp = Idp::start().await;
+    let app = spawn(&idp, &[]).await;
+    for claims in [json!({"email": "nosub@example.com"}), json!({"sub": "", "email": "empty@example.com"})] {
+        idp.set_user(claims.clone());
+        let c = app.client();
+        assert_eq!(location(&login(&c, "").await), "/failure", "NO-OIDC-5: {claims}");
+    }
+    assert_eq!(crate::auth::user_count(&app).await, 0);
+
+    idp.set_user(json!({"sub": "sync-me", "email": "sync@example.com", "given_name": "Old"}));
+    login(&app.client(), "").await;
+    let other = app.create_user("other@example.com").await;
+    idp.set_user(json!({"sub": "sync-me", "email": "sync@example.com", "given_name": "New"}));
+    login(&app.client(), "").await;
+    let synced = crate::auth::user_by_sub(&app, "sync-me").await.unwrap();
+    assert_eq!(synced.full_name.as_deref(), Some("New"), "NO-OIDC-7");
+    let untouched = meet::store::users::get(&app.state.db, other.id).await.unwrap().unwrap();
+    assert_eq!(untouched, other, "NO-OIDC-7: only that user is written");
+}

@@ -134,7 +134,7 @@ async fn np_usr_4_np_usr_5_one_provisional_user_per_email_up_to_case() {
     // Through the plain insert too: the index is a real constraint, not a check in the code.
     let plain =
         users::create(db, NewUser { email: Some("DUP@example.com".into()), ..Default::default() }, "en-us").await;
-    assert!(plain.is_err(), "NP-USR-4: {plain:?}");
+    assert!(plain.unwrap_err().is_conflict("unique_email_when_sub_is_null"), "NP-USR-4: the constraint is named");
     // NP-USR-5: users with a sub may share the e-mail with it and with each other.
     app.create_user("dup@example.com").await;
     app.create_user("Dup@Example.com").await;

@@ -224,7 +224,7 @@ async fn nrc_ma_1_3_4_5_downloadable_statuses_and_the_escaped_dot() {
 #[tokio::test]
 async fn nrc_ma_6_an_oidc_bearer_token_is_not_accepted() {
     let idp = crate::support::oidc::Idp::start().await;
-    let app = crate::auth::spawn(&idp, &[("RECORDING_ENABLE", "true")]).await;
+    let app = crate::auth::spawn(&idp, &[("RECORDING_ENABLE", "true"), ("MEET_OIDC_BEARER_ENABLED", "true")]).await;
     let token = idp.access_token_for(json!({"sub": "bearer-owner", "email": "bearer@example.com"}));
     let me =
         TestClient::send(app.client().request(reqwest::Method::GET, "/api/v1.0/users/me/").bearer_auth(&token)).await;
