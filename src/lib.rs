@@ -101,7 +101,6 @@ impl App {
         let outbox = tokio::spawn(service::outbox::run_loop(state.clone()));
         let reconciler = tokio::spawn(service::reconciler::run_loop(state.clone()));
         let jobs = tokio::spawn(service::jobs::run_loop(state.clone()));
-        let cleanup = tokio::spawn(service::cleanup::run_loop(state.clone()));
         let router = http::router(state.clone());
         let result = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
@@ -113,7 +112,6 @@ impl App {
         outbox.abort();
         reconciler.abort();
         jobs.abort();
-        cleanup.abort();
         state.db.close().await;
         result
     }

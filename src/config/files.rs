@@ -49,18 +49,9 @@ pub struct FilesConfig {
     pub domain_replace: Option<String>,
     /// `AWS_S3_SIGNATURE_VERSION`: only `s3v4` is supported. Default `s3v4`.
     pub signature_version: String,
-    /// `MEET_CLEAN_PENDING_FILES_INTERVAL` (seconds): period of the server's own
-    /// `clean_pending_files`; 0 turns it off. Default 3600.
-    pub clean_pending_interval: Duration,
     /// `MEET_CLEAN_PENDING_FILES_HOURS`: age after which the scheduled task removes files whose
     /// upload never ended. Default 24.
     pub clean_pending_hours: u64,
-    /// `MEET_PURGE_DELETED_FILES_INTERVAL` (seconds): period of the server's own
-    /// `purge_deleted_files`; 0 turns it off. Default 3600.
-    pub purge_deleted_interval: Duration,
-    /// `MEET_PURGE_EXPIRED_RECORDINGS_INTERVAL` (seconds): period of the server's own purge of
-    /// expired recording objects (needs `RECORDING_EXPIRATION_DAYS`); 0 turns it off. Default 0.
-    pub purge_expired_recordings_interval: Duration,
 }
 
 impl FilesConfig {
@@ -160,10 +151,7 @@ pub(super) fn read(r: &mut Reader<'_>, restrictions: &Map<String, Value>, warnin
         policy_expiration: Duration::from_secs(policy_expiration.clamp(1, 604_800)),
         domain_replace,
         signature_version,
-        clean_pending_interval: Duration::from_secs(r.uint("MEET_CLEAN_PENDING_FILES_INTERVAL", 3600u64)),
         clean_pending_hours: r.uint("MEET_CLEAN_PENDING_FILES_HOURS", 24u64),
-        purge_deleted_interval: Duration::from_secs(r.uint("MEET_PURGE_DELETED_FILES_INTERVAL", 3600u64)),
-        purge_expired_recordings_interval: Duration::from_secs(r.uint("MEET_PURGE_EXPIRED_RECORDINGS_INTERVAL", 0u64)),
     }
 }
 
@@ -176,10 +164,7 @@ pub(super) fn describe(c: &FilesConfig, m: &mut BTreeMap<&'static str, String>) 
     m.insert("AWS_S3_UPLOAD_POLICY_EXPIRATION", c.policy_expiration.as_secs().to_string());
     m.insert("AWS_S3_DOMAIN_REPLACE", c.domain_replace.clone().unwrap_or_default());
     m.insert("AWS_S3_SIGNATURE_VERSION", c.signature_version.clone());
-    m.insert("MEET_CLEAN_PENDING_FILES_INTERVAL", c.clean_pending_interval.as_secs().to_string());
     m.insert("MEET_CLEAN_PENDING_FILES_HOURS", c.clean_pending_hours.to_string());
-    m.insert("MEET_PURGE_DELETED_FILES_INTERVAL", c.purge_deleted_interval.as_secs().to_string());
-    m.insert("MEET_PURGE_EXPIRED_RECORDINGS_INTERVAL", c.purge_expired_recordings_interval.as_secs().to_string());
 }
 
 #[cfg(test)]
@@ -194,10 +179,9 @@ mod tests {
         assert_eq!((f.upload_path.as_str(), f.tmp_path.as_str()), ("files", "tmp/files"));
         assert_eq!(f.background_image.max_size, 2_097_152);
         assert_eq!(f.policy_expiration.as_secs(), 60);
-        assert_eq!(f.purge_expired_recordings_interval.as_secs(), 0);
         let shown = c.describe();
         assert_eq!(shown["FILE_UPLOAD_TMP_PATH"], "tmp/files");
-        assert_eq!(shown["MEET_PURGE_EXPIRED_RECORDINGS_INTERVAL"], "0");
+        assert_eq!(shown["MEET_PURGE_EXPIRED_RECORDINGS_PERIOD"], "0");
         let same = from_pairs(&[("FILE_UPLOAD_TMP_PATH", "files/")]).unwrap_err().to_string();
         assert!(same.contains("FILE_UPLOAD_TMP_PATH cannot be the same as FILE_UPLOAD_PATH"), "{same}");
         let bad = from_pairs(&[("AWS_S3_UPLOAD_POLICY_EXPIRATION", "0")]).unwrap_err().to_string();

@@ -10,9 +10,6 @@
 //! - [`purge_expired_recordings`]: recordings older than `RECORDING_EXPIRATION_DAYS` lose their
 //!   object (the row stays, `is_expired`); off unless scheduled or run by hand.
 
-use std::future::Future;
-use std::time::Duration;
-
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::files as store;
@@ -121,38 +118,4 @@ pub mod purge_expired_recordings {
         }
         Ok(JobReport { name, processed, message: format!("Purged {processed} expired recording object(s).") })
     }
-}
-
-/// Runs `task` every `period` (the first run one period after start); 0 never runs it. A
-/// failed pass is logged and retried at the next tick.
-pub async fn every<F, Fut>(state: AppState, period: Duration, task: F)
-where
-    F: Fn(AppState) -> Fut,
-    Fut: Future<Output = Result<JobReport, ApiError>>,
-{
-    if period.is_zero() {
-        return;
-    }
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        match task(state.clone()).await {
-            Ok(r) if r.processed > 0 => tracing::info!(task = r.name, processed = r.processed, "{}", r.message),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "cleanup pass failed"),
-        }
-    }
-}
-
-/// The server's cleanup schedule: one loop per task whose period is not 0.
-pub async fn run_loop(state: AppState) {
-    let f = &state.config.files;
-    let (pending, deleted, recordings) =
-        (f.clean_pending_interval, f.purge_deleted_interval, f.purge_expired_recordings_interval);
-    tokio::join!(
-        every(state.clone(), pending, |s| async move { clean_pending_files::run_once(&s).await }),
-        every(state.clone(), deleted, |s| async move { purge_deleted_files::run_once(&s).await }),
-        every(state.clone(), recordings, |s| async move { purge_expired_recordings::run_once(&s).await }),
-    );
 }

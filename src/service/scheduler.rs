@@ -69,6 +69,27 @@ pub const JOBS: &[JobDef] = &[
         "delete deferred jobs (connection-test room deletions) finished more than 7 days ago",
         super::jobs::purge_finished
     ),
+    job!(
+        "clean-pending-files",
+        "MEET_CLEAN_PENDING_FILES_PERIOD",
+        3600,
+        "remove the uploads that never ended, older than MEET_CLEAN_PENDING_FILES_HOURS",
+        super::cleanup::clean_pending_files::run_once
+    ),
+    job!(
+        "purge-deleted-files",
+        "MEET_PURGE_DELETED_FILES_PERIOD",
+        3600,
+        "remove hard-deleted files and those soft-deleted FILE_PURGE_GRACE_DAYS ago",
+        super::cleanup::purge_deleted_files::run_once
+    ),
+    job!(
+        "purge-expired-recordings",
+        "MEET_PURGE_EXPIRED_RECORDINGS_PERIOD",
+        0,
+        "delete the objects of recordings older than RECORDING_EXPIRATION_DAYS",
+        super::cleanup::purge_expired_recordings::run_once
+    ),
 ];
 
 /// The job named `name`.
