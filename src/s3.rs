@@ -356,38 +356,10 @@ pub fn encode_key(key: &str) -> String {
 /// payload), valid `expires` from `time`: what the summary service downloads (now-recordings
 /// §12.5). Always on the backend's own endpoint (`AWS_S3_ENDPOINT_URL`).
 pub fn presign_get_url(s3: &S3Config, key: &str, expires: Duration, time: SystemTime) -> Result<String, S3Error> {
-    use aws_sigv4::http_request::SignatureLocation;
-    let (Some(access_key), Some(secret)) = (&s3.access_key_id, &s3.secret_access_key) else {
-        return Err(S3Error::NotConfigured);
-    };
-    let identity = Credentials::new(access_key, secret, None, None, "meet-settings").into();
-    let mut settings = SigningSettings::default();
-    settings.signature_location = SignatureLocation::QueryParams;
-    settings.expires_in = Some(expires);
-    settings.percent_encoding_mode = PercentEncodingMode::Single;
-    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(&s3.signing_region)
-        .name("s3")
-        .time(time)
-        .settings(settings)
-        .build()
-        .map_err(|e| S3Error::Signing(e.to_string()))?
-        .into();
     let url = object_url(s3, key);
-    let host = host_header(&url)?;
-    let headers = [("host", host.as_str())];
-    let request = SignableRequest::new("GET", &url, headers.into_iter(), SignableBody::UnsignedPayload)
-        .map_err(|e| S3Error::Signing(e.to_string()))?;
-    let (instructions, _) = sign(request, &params).map_err(|e| S3Error::Signing(e.to_string()))?.into_parts();
+    let params = sign_with(s3, "GET", &url, &[], SignableBody::UnsignedPayload, Location::Query(expires), time)?;
     let mut out = url::Url::parse(&url).map_err(|e| S3Error::Signing(e.to_string()))?;
-    {
-        let mut q = out.query_pairs_mut();
-        for (name, value) in instructions.params() {
-            q.append_pair(name, value);
-        }
-    }
+    out.query_pairs_mut().extend_pairs(params);
     Ok(out.to_string())
 }
 

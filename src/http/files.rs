@@ -4,7 +4,7 @@
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, OriginalUri, Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde_json::json;
@@ -217,15 +217,5 @@ async fn media_auth(
     files::require_enabled(&state)?;
     let Caller::Session { user, .. } = &caller else { return Err(ApiError::Unauthenticated) };
     let original = headers.get("x-original-url").and_then(|v| v.to_str().ok());
-    let signed = files::media_auth(&state, user, original).await?;
-    let mut resp = json_response(StatusCode::OK, &json!("authorized"));
-    let h = resp.headers_mut();
-    for (name, value) in [
-        ("authorization", signed.authorization),
-        ("x-amz-date", signed.x_amz_date),
-        ("x-amz-content-sha256", signed.x_amz_content_sha256),
-    ] {
-        h.insert(name, HeaderValue::from_str(&value).map_err(ApiError::internal)?);
-    }
-    Ok(resp)
+    super::recordings::authorized(files::media_auth(&state, user, original).await?)
 }

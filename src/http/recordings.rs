@@ -315,7 +315,12 @@ async fn media_auth(
     }
     let user = caller.require_user()?;
     let original = headers.get("x-original-url").and_then(|v| v.to_str().ok());
-    let signed = recordings::media_auth(&state, user, original).await?;
+    authorized(recordings::media_auth(&state, user, original).await?)
+}
+
+/// The `"authorized"` answer of a media-auth subrequest, carrying the S3 signature headers the
+/// proxy forwards to the store (recordings and files alike).
+pub(super) fn authorized(signed: crate::s3::SignedHeaders) -> Result<Response, ApiError> {
     let mut resp = json_response(StatusCode::OK, &json!("authorized"));
     let h = resp.headers_mut();
     for (name, value) in [
@@ -323,8 +328,7 @@ async fn media_auth(
         ("x-amz-date", signed.x_amz_date),
         ("x-amz-content-sha256", signed.x_amz_content_sha256),
     ] {
-        let value = HeaderValue::from_str(&value).map_err(ApiError::internal)?;
-        h.insert(name, value);
+        h.insert(name, HeaderValue::from_str(&value).map_err(ApiError::internal)?);
     }
     Ok(resp)
 }
