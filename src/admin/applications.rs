@@ -1,5 +1,4 @@
-//! `meet admin applications …` (rotating a secret and deactivating come with the external API's
-//! own commands).
+//! `meet admin applications …`: list, show, create, deactivate/reactivate, rotate a secret.
 
 use anyhow::anyhow;
 use clap::Subcommand;
@@ -27,6 +26,12 @@ pub enum ApplicationsCommand {
         #[arg(long = "domain")]
         domains: Vec<String>,
     },
+    /// Refuse the application's tokens from now on (its rows are kept).
+    Deactivate { application: String },
+    /// Accept the application's credentials again.
+    Reactivate { application: String },
+    /// Give the application a new secret, printed this once; the old one stops working.
+    RotateSecret { application: String },
 }
 
 /// The JSON of an application: never its secret hash.
@@ -45,9 +50,7 @@ pub async fn run(state: &AppState, out: &Out, command: ApplicationsCommand) -> a
             );
         }
         ApplicationsCommand::Show { application } => {
-            let a = store::application(&state.db, &application)
-                .await?
-                .ok_or_else(|| anyhow!("no application has the id or client id {application}"))?;
+            let a = find(state, &application).await?;
             let mut v = app_json(&a);
             v["domains"] = json!(applications::domains(&state.db, a.id).await?);
             out.one(&v);
@@ -61,6 +64,31 @@ pub async fn run(state: &AppState, out: &Out, command: ApplicationsCommand) -> a
             v["client_secret"] = json!(r.client_secret);
             out.one(&v);
         }
+        ApplicationsCommand::Deactivate { application } => set_active(state, out, &application, false).await?,
+        ApplicationsCommand::Reactivate { application } => set_active(state, out, &application, true).await?,
+        ApplicationsCommand::RotateSecret { application } => {
+            let a = find(state, &application).await?;
+            let secret = crate::service::external::rotate_secret(&state.db, &state.config.external_api, a.id).await?;
+            let v = app_json(&a);
+            audit("applications.rotate_secret", &format!("application {}", a.id), &v, &v);
+            let mut shown = v;
+            shown["client_secret"] = json!(secret);
+            out.one(&shown);
+        }
     }
+    Ok(())
+}
+
+async fn find(state: &AppState, key: &str) -> anyhow::Result<Application> {
+    store::application(&state.db, key).await?.ok_or_else(|| anyhow!("no application has the id or client id {key}"))
+}
+
+async fn set_active(state: &AppState, out: &Out, key: &str, active: bool) -> anyhow::Result<()> {
+    let before = find(state, key).await?;
+    applications::set_active(&state.db, before.id, active).await?;
+    let after = find(state, key).await?;
+    let action = if active { "applications.reactivate" } else { "applications.deactivate" };
+    audit(action, &format!("application {}", after.id), &app_json(&before), &app_json(&after));
+    out.one(&app_json(&after));
     Ok(())
 }

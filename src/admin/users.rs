@@ -43,6 +43,15 @@ pub enum UsersCommand {
     SetStaff { user: String, value: Flag },
     /// Set or clear the superuser flag.
     SetSuperuser { user: String, value: Flag },
+    /// Merge duplicates of one person into KEPT: their room and recording accesses (the higher
+    /// role wins), files and sessions move to KEPT, then they are deleted; one transaction.
+    Merge {
+        /// The user that stays (id or e-mail).
+        kept: String,
+        /// The duplicates (ids or e-mails).
+        #[arg(required = true)]
+        duplicates: Vec<String>,
+    },
 }
 
 /// `true` or `false` on the command line.
@@ -124,6 +133,19 @@ pub async fn run(state: &AppState, out: &Out, command: UsersCommand) -> anyhow::
         UsersCommand::Reactivate { user } => set(state, out, &user, UserFlag::Active, true, "users.reactivate").await?,
         UsersCommand::SetStaff { user, value } => {
             set(state, out, &user, UserFlag::Staff, matches!(value, Flag::True), "users.set_staff").await?;
+        }
+        UsersCommand::Merge { kept, duplicates } => {
+            let kept = find(state, &kept).await?;
+            let mut stale = Vec::new();
+            for key in &duplicates {
+                stale.push(find(state, key).await?);
+            }
+            let ids: Vec<Uuid> = stale.iter().map(|u| u.id).collect();
+            crate::service::merge::merge_pair(&state.db, kept.id, &ids, false).await?;
+            let after = users::get(&state.db, kept.id).await?.ok_or_else(|| anyhow!("the kept user is gone"))?;
+            let before = json!({"kept": user_json(&kept), "merged": stale.iter().map(user_json).collect::<Vec<_>>()});
+            audit("users.merge", &format!("user {}", kept.id), &before, &user_json(&after));
+            out.one(&user_json(&after));
         }
         UsersCommand::SetSuperuser { user, value } => {
             let v = matches!(value, Flag::True);

@@ -536,6 +536,21 @@ pub struct Registered {
     pub client_secret: String,
 }
 
+/// A new secret for `application` (the configured length), stored hashed; returned this once.
+pub async fn rotate_secret(
+    db: &crate::store::Db,
+    settings: &ExternalApiConfig,
+    application: uuid::Uuid,
+) -> anyhow::Result<String> {
+    let client_secret = crate::domain::application::generate_credential(settings.client_secret_length);
+    let hashed = {
+        let s = client_secret.clone();
+        tokio::task::spawn_blocking(move || crate::domain::application::hash_secret(&s)).await?
+    };
+    applications::set_secret_hash(db, application, &hashed).await?;
+    Ok(client_secret)
+}
+
 /// Registers an application: checks the scopes and domains, generates the credentials with the
 /// configured lengths and stores the secret hashed (§4.1, §4.5). Errors name the bad value.
 pub async fn register_application(

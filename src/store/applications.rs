@@ -124,6 +124,17 @@ pub async fn set_active(db: &Db, id: Uuid, is_active: bool) -> Result<(), StoreE
         .map(|_| ())
 }
 
+/// Replaces the stored secret hash (a rotated secret: the old one stops working at once).
+pub async fn set_secret_hash(db: &Db, id: Uuid, hash: &str) -> Result<(), StoreError> {
+    Q::new("UPDATE meet_application SET client_secret = $1, updated_at = $2 WHERE id = $3")
+        .bind(hash)
+        .bind(now())
+        .bind(id)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
 /// Deletes an application and its domains.
 pub async fn delete(db: &Db, id: Uuid) -> Result<u64, StoreError> {
     let mut tx = db.begin().await?;

@@ -245,6 +245,55 @@ async fn ops_a7_applications_are_registered_listed_and_shown_without_their_secre
 }
 
 #[tokio::test]
+async fn ops_a8_applications_are_deactivated_reactivated_and_their_secret_rotated() {
+    use meet::domain::application::verify_secret;
+    let app = app().await;
+    let created = json_of(&meet(&app, &["admin", "--json", "applications", "create", "--name", "Booking"]));
+    let (old_secret, client_id) =
+        (created["client_secret"].as_str().unwrap().to_string(), created["client_id"].as_str().unwrap().to_string());
+    let stored = || async { meet::store::admin::application(&app.state.db, &client_id).await.unwrap().unwrap() };
+
+    let out = meet(&app, &["admin", "--json", "applications", "deactivate", &client_id]);
+    assert_eq!(json_of(&out)["is_active"], false);
+    let audit = &audits(&out)[0];
+    assert_eq!(audit["action"], "applications.deactivate");
+    let field = |name: &str| serde_json::from_str::<Value>(audit[name].as_str().unwrap()).unwrap()["is_active"].clone();
+    assert_eq!((field("before"), field("after")), (Value::Bool(true), Value::Bool(false)), "{audit}");
+    assert!(!stored().await.is_active);
+    assert_eq!(json_of(&meet(&app, &["admin", "--json", "applications", "reactivate", &client_id]))["is_active"], true);
+    assert!(stored().await.is_active);
+
+    let out = meet(&app, &["admin", "--json", "applications", "rotate-secret", &client_id]);
+    let new_secret = json_of(&out)["client_secret"].as_str().expect("new secret shown once").to_string();
+    assert_ne!(new_secret, old_secret);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(&new_secret), "the secret is never logged");
+    let hash = stored().await.client_secret;
+    assert!(verify_secret(&new_secret, &hash) && !verify_secret(&old_secret, &hash));
+    failed_with(&meet(&app, &["admin", "applications", "deactivate", "no-such-app"]), "no application");
+}
+
+#[tokio::test]
+async fn ops_a9_two_duplicates_of_one_person_are_merged_into_the_kept_user() {
+    let app = app().await;
+    let kept = app.create_user("person@example.com").await;
+    let dup = app.create_user("person.old@example.com").await;
+    let room = create_room(&app, "shared room", "public").await;
+    add_access(&app, room.id, kept.id, "member").await;
+    add_access(&app, room.id, dup.id, "owner").await;
+    let dup_only = create_room(&app, "old room", "public").await;
+    add_access(&app, dup_only.id, dup.id, "administrator").await;
+
+    let out = meet(&app, &["admin", "--json", "users", "merge", "person@example.com", &dup.id.to_string()]);
+    assert_eq!(json_of(&out)["id"], kept.id.to_string());
+    assert_eq!(audits(&out)[0]["action"], "users.merge", "{:?}", audits(&out));
+    let role = |room| meet::store::accesses::role_of(&app.state.db, kept.id, room);
+    assert_eq!(role(room.id).await.unwrap().as_deref(), Some("owner"), "the higher role wins");
+    assert_eq!(role(dup_only.id).await.unwrap().as_deref(), Some("administrator"));
+    assert!(meet::store::users::get(&app.state.db, dup.id).await.unwrap().is_none(), "the duplicate is gone");
+    failed_with(&meet(&app, &["admin", "users", "merge", "person@example.com", "person@example.com"]), "itself");
+}
+
+#[tokio::test]
 async fn ops_j3_a_job_runs_once_from_the_command_line() {
     // The app's own scheduler is off for this job: the command line's run is the only one.
     let app = TestApp::spawn_with(&[("MEET_PURGE_EXPIRED_SESSIONS_PERIOD", "0")]).await;
