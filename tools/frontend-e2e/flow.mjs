@@ -14,6 +14,11 @@ const arg = (name, fallback) => {
 const FRONTEND = arg('frontend', 'http://127.0.0.1:3100');
 const USER = arg('user', 'alice');
 const problems = [];
+// A 1x1 PNG: what a user picks as a custom background.
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
+  'base64',
+);
 const apiCalls = [];
 const step = (s) => console.log(`== ${s}`);
 
@@ -31,8 +36,10 @@ function watch(page, who) {
   });
   page.on('requestfailed', (r) => {
     if (new URL(r.url()).pathname.startsWith('/api/')) problems.push(`${who} request failed: ${r.url()} ${r.failure()?.errorText}`);
+    else if (process.env.E2E_VERBOSE) console.log(`   (${who} non-API request failed: ${r.url()} ${r.failure()?.errorText})`);
   });
-  page.on('pageerror', (e) => problems.push(`${who} page error: ${e.message}`));
+  page.on('pageerror', (e) => problems.push(`${who} page error: ${e.message}${process.env.E2E_VERBOSE ? ` ${e.stack}` : ''}`));
+  if (process.env.E2E_VERBOSE) page.on('console', (m) => m.type() === 'error' && console.log(`   (${who} console: ${m.text().slice(0, 200)})`));
 }
 
 function claims(token) {
@@ -102,6 +109,31 @@ try {
   await prejoin.goto(`${FRONTEND}/${room.slug}`);
   const join = prejoin.getByRole('button', { name: /^Join/ }).first();
   await join.waitFor({ timeout: 20000 });
+  // The effects dialog lists the custom backgrounds (files/) when uploads are on and the browser
+  // can process video; it is optional here.
+  const effects = prejoin.getByRole('button', { name: 'Apply backgrounds and effects' });
+  if (await effects.isVisible().catch(() => false)) {
+    const listed = prejoin
+      .waitForResponse((r) => new URL(r.url()).pathname.startsWith('/api/v1.0/files'), { timeout: 10000 })
+      .catch(() => null);
+    await effects.click();
+    const files = await listed;
+    console.log(`   effects dialog: ${files ? `files listed (${files.status()})` : 'no files/ call (uploads off)'}`);
+    if (files) {
+      // Upload a custom background the way a user does: the dialog's file picker, then the
+      // frontend's own POST files/, PUT to the presigned URL, upload-ended.
+      const ended = prejoin.waitForResponse((r) => r.url().includes('/upload-ended/'), { timeout: 20000 });
+      const put = prejoin.waitForResponse((r) => r.request().method() === 'PUT' && r.url().includes('X-Amz-Signature'), { timeout: 20000 });
+      await prejoin.locator('input[type=file]').first().setInputFiles({ name: 'background.png', mimeType: 'image/png', buffer: PNG });
+      const [p, e] = [await put, await ended];
+      const body = await e.json().catch(() => ({}));
+      console.log(`   background upload: presigned PUT ${p.status()}, upload-ended ${e.status()} (${body.upload_state}, ${body.mimetype})`);
+      if (p.status() !== 200 || e.status() !== 200 || body.upload_state !== 'ready') problems.push('the background upload did not end ready');
+    }
+    await prejoin.keyboard.press('Escape');
+  } else {
+    console.log('   effects dialog: not offered by this browser');
+  }
   await join.click();
   for (let i = 0; i < 100 && !roomAnswers.some((a) => a.livekit?.token); i++) await prejoin.waitForTimeout(100);
   prejoin.off('response', collect);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts everything Meet's upstream frontend needs around a meet binary and runs flow.mjs:
-# the OpenID provider of ../shared/idp, the LiveKit stand-in, meet on a fresh SQLite file with
+# the OpenID provider of ../shared/idp, the LiveKit and S3 stand-ins, meet on a fresh SQLite file with
 # the reference environment, and the built frontend behind serve-frontend.mjs.
 #
 #   MEET_BIN=target/debug/meet FRONTEND_DIST=<dist> tools/frontend-e2e/run.sh [extra env files]
@@ -23,6 +23,8 @@ trap cleanup EXIT
 (cd "$shared/idp" && IDP_CLIENT_SECRET=reference-oidc-secret IDP_QUIET=1 exec node server.mjs) >"$work/idp.log" 2>&1 &
 pids+=($!)
 STANDIN_QUIET=1 node "$here/livekit-standin.mjs" --port 7991 >"$work/livekit.log" 2>&1 &
+pids+=($!)
+STANDIN_QUIET=1 node "$here/s3-standin.mjs" --port 9000 >"$work/s3.log" 2>&1 &
 pids+=($!)
 # The env files hold KEY=value lines (values unquoted, possibly with spaces), not shell.
 load_env() {
