@@ -36,10 +36,10 @@ function watch(page, who) {
   });
   page.on('requestfailed', (r) => {
     if (new URL(r.url()).pathname.startsWith('/api/')) problems.push(`${who} request failed: ${r.url()} ${r.failure()?.errorText}`);
-    else if (process.env.E2E_VERBOSE) console.log(`   (${who} non-API request failed: ${r.url()} ${r.failure()?.errorText})`);
+    else if (process.env.E2E_VERBOSE && !r.url().includes('/rtc/')) console.log(`   (${who} non-API request failed: ${r.url()} ${r.failure()?.errorText})`);
   });
   page.on('pageerror', (e) => problems.push(`${who} page error: ${e.message}${process.env.E2E_VERBOSE ? ` ${e.stack}` : ''}`));
-  if (process.env.E2E_VERBOSE) page.on('console', (m) => m.type() === 'error' && console.log(`   (${who} console: ${m.text().slice(0, 200)})`));
+  if (process.env.E2E_VERBOSE) page.on('console', (m) => m.type() === 'error' && console.log(`   (${who} console: ${m.text().slice(0, 200)} ${m.location()?.url ?? ""})`));
 }
 
 function claims(token) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts everything Meet's upstream frontend needs around a meet binary and runs flow.mjs:
 # the OpenID provider of ../shared/idp, the LiveKit and S3 stand-ins, meet on a fresh SQLite file with
-# the reference environment, and the built frontend behind serve-frontend.mjs.
+# the reference environment behind a gateway that serves /media/ as nginx does (media-auth, then
+# S3), and the built frontend behind serve-frontend.mjs.
 #
 #   MEET_BIN=target/debug/meet FRONTEND_DIST=<dist> tools/frontend-e2e/run.sh [extra env files]
 # Needs: node, npm install here (playwright-core), Debian's chromium, a frontend built with
@@ -41,8 +42,11 @@ load_env() {
   MEET_DATA_DIR="$work" MEET_BIND=127.0.0.1:8071 DJANGO_CSRF_TRUSTED_ORIGINS=http://127.0.0.1:3100 exec "$bin"
 ) >"$work/meet.log" 2>&1 &
 pids+=($!)
-node "$shared/reference/serve-frontend.mjs" --dist "$dist" --backend http://127.0.0.1:8071 --port 3100 --quiet \
-  >"$work/frontend.log" 2>&1 &
+node "$here/media-gateway.mjs" --port 8070 --meet http://127.0.0.1:8071 --s3 http://127.0.0.1:9000 \
+  --bucket "${AWS_STORAGE_BUCKET_NAME:-meet-media-storage}" >"$work/gateway.log" 2>&1 &
+pids+=($!)
+node "$shared/reference/serve-frontend.mjs" --dist "$dist" --backend http://127.0.0.1:8070 --proxy /api/,/media/ \
+  --port 3100 --quiet >"$work/frontend.log" 2>&1 &
 pids+=($!)
 for url in http://127.0.0.1:8083/healthz http://127.0.0.1:8071/__lbheartbeat__ http://127.0.0.1:3100/; do
   for _ in $(seq 100); do curl -sf -o /dev/null "$url" && break; sleep 0.2; done
