@@ -169,6 +169,43 @@ async fn nx_tok_15_concurrent_requests_for_a_new_email_create_one_user() {
     assert_eq!(users_with(&app, "race@example.com").await.len(), 1);
 }
 
+#[tokio::test]
+async fn nx_tok_16_a_provisional_user_that_can_be_neither_created_nor_read_is_a_409() {
+    use sqlx::{Connection, Executor};
+    let idp = Idp::start().await;
+    let app = spawn(&idp, &ENABLE).await;
+    let a = application(&app).await;
+    // The database silently drops the insert of this one e-mail (what a concurrent deletion of the
+    // winner's row looks like to the loser): nothing is created and nothing can be re-read.
+    let url = &app.db.url;
+    if url.starts_with("postgres") {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        c.execute(
+            "CREATE FUNCTION drop_ghost() RETURNS trigger AS $$ BEGIN RETURN NULL; END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER drop_ghost BEFORE INSERT ON meet_user FOR EACH ROW \
+             WHEN (NEW.email = 'ghost@example.com') EXECUTE FUNCTION drop_ghost();",
+        )
+        .await
+        .unwrap();
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        c.execute(
+            "CREATE TRIGGER drop_ghost BEFORE INSERT ON meet_user WHEN NEW.email = 'ghost@example.com' \
+             BEGIN SELECT RAISE(IGNORE); END;",
+        )
+        .await
+        .unwrap();
+    }
+    let r = token_for(&app, &a, "ghost@example.com").await;
+    assert_eq!(
+        (r.status.as_u16(), r.json()),
+        (409, json!({"error": "Failed to create or retrieve provisional user."}))
+    );
+    assert!(users_with(&app, "ghost@example.com").await.is_empty());
+    // Any other e-mail still gets its provisional user.
+    assert_eq!(token_for(&app, &a, "someone.else@example.com").await.status, 200);
+}
+
 /// A calendar service books a meeting for someone who never used Meet; that person then logs
 /// in and finds the room as its owner (NP-USR-6, the issue's scripted third-party client).
 #[tokio::test]
