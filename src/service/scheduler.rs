@@ -11,7 +11,9 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
 
 use crate::state::AppState;
 use crate::store::{now, schedule};
@@ -169,12 +171,17 @@ fn failed(job: &JobDef, e: String) -> Attempt {
     Attempt::Ran(Err(e))
 }
 
-/// Runs one job forever: every `min(period, 60 s)` it tries to claim this period's run.
-async fn job_loop(state: AppState, job: &'static JobDef, period: Duration) {
-    let mut tick = tokio::time::interval(period.min(Duration::from_secs(60)));
+/// Runs one job forever: every `min(period, 60 s)`, starting one such tick after start-up, it
+/// tries to claim this period's run. `one_at_a_time` is shared by the instance's jobs: a run
+/// holds a database connection for its lock, so the jobs of one instance run one after the
+/// other and never take a small pool away from the requests.
+async fn job_loop(state: AppState, job: &'static JobDef, period: Duration, one_at_a_time: Arc<Semaphore>) {
+    let tick_every = period.min(Duration::from_secs(60));
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + tick_every, tick_every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        let Ok(_permit) = one_at_a_time.acquire().await else { return };
         attempt(&state, job, period, false).await;
     }
 }
@@ -182,6 +189,7 @@ async fn job_loop(state: AppState, job: &'static JobDef, period: Duration) {
 /// Starts every job whose period is not 0; completes when all are stopped (never, unless none
 /// is on).
 pub async fn run_loop(state: AppState) {
+    let one_at_a_time = Arc::new(Semaphore::new(1));
     let mut tasks = tokio::task::JoinSet::new();
     for job in JOBS {
         let period = state.config.ops.job_period(job.name);
@@ -189,7 +197,7 @@ pub async fn run_loop(state: AppState) {
             tracing::debug!(job = job.name, "scheduled job off");
             continue;
         }
-        tasks.spawn(job_loop(state.clone(), job, period));
+        tasks.spawn(job_loop(state.clone(), job, period, one_at_a_time.clone()));
     }
     while tasks.join_next().await.is_some() {}
 }
