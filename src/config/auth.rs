@@ -51,6 +51,9 @@ pub struct OidcConfig {
     pub redirect_field_name: String,
     /// `OIDC_USERINFO_FULLNAME_FIELDS` (comma list). Default `given_name,usual_name`.
     pub fullname_fields: Vec<String>,
+    /// `OIDC_USERINFO_ESSENTIAL_CLAIMS` (comma list): claims userinfo must hold, besides `sub`,
+    /// for a login to succeed. Default none.
+    pub essential_claims: Vec<String>,
     /// `OIDC_USERINFO_SHORTNAME_FIELD`. Default `given_name`.
     pub shortname_field: String,
     /// `OIDC_CREATE_USER`. Default **true**.
@@ -137,6 +140,7 @@ pub(super) fn read_oidc(r: &mut Reader<'_>, warnings: &mut Vec<String>) -> OidcC
         redirect_allowed_hosts: r.list("OIDC_REDIRECT_ALLOWED_HOSTS"),
         redirect_field_name: r.string("OIDC_REDIRECT_FIELD_NAME", "returnTo"),
         fullname_fields,
+        essential_claims: r.raw("OIDC_USERINFO_ESSENTIAL_CLAIMS").map(|v| parse_list(&v)).unwrap_or_default(),
         shortname_field: r.string("OIDC_USERINFO_SHORTNAME_FIELD", "given_name"),
         create_user: r.bool("OIDC_CREATE_USER", true),
         fallback_to_email,
@@ -195,6 +199,7 @@ pub(super) fn describe_oidc(o: &OidcConfig, m: &mut BTreeMap<&'static str, Strin
     m.insert("OIDC_REDIRECT_ALLOWED_HOSTS", o.redirect_allowed_hosts.join(","));
     m.insert("OIDC_REDIRECT_FIELD_NAME", o.redirect_field_name.clone());
     m.insert("OIDC_USERINFO_FULLNAME_FIELDS", o.fullname_fields.join(","));
+    m.insert("OIDC_USERINFO_ESSENTIAL_CLAIMS", o.essential_claims.join(","));
     m.insert("OIDC_USERINFO_SHORTNAME_FIELD", o.shortname_field.clone());
     m.insert("OIDC_CREATE_USER", o.create_user.to_string());
     m.insert("OIDC_FALLBACK_TO_EMAIL_FOR_IDENTIFICATION", o.fallback_to_email.to_string());

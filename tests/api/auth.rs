@@ -403,6 +403,20 @@ async fn o_19_inactive_users_are_refused() {
 }
 
 #[tokio::test]
+async fn no_oidc_essential_claims_must_be_present_in_userinfo() {
+    let idp = Idp::start().await;
+    let app = spawn(&idp, &[("OIDC_USERINFO_ESSENTIAL_CLAIMS", "email,given_name")]).await;
+    idp.set_user(json!({"sub": "user-1", "email": "john.doe@example.com"}));
+    assert_refused(&idp, &app, "given_name missing").await;
+    assert_eq!(user_count(&app).await, 0, "no user created");
+    // Present, even empty, is enough.
+    idp.set_user(json!({"sub": "user-1", "email": "john.doe@example.com", "given_name": ""}));
+    let c = app.client();
+    login(&c, "").await;
+    assert_eq!(me(&c).await.status, 200);
+}
+
+#[tokio::test]
 async fn o_20_without_the_fallback_a_new_sub_creates_a_new_user() {
     let idp = Idp::start().await;
     let app = spawn(&idp, &[]).await;

@@ -74,7 +74,7 @@ async fn users_with(app: &TestApp, email: &str) -> Vec<users::User> {
 }
 
 #[tokio::test]
-async fn np_usr_1_nx_tok_13_nx_tok_14_an_unknown_email_gets_one_provisional_user() {
+async fn np_usr_1_nx_tok_13_nx_tok_14_nx_jwt_3_an_unknown_email_gets_one_provisional_user() {
     let idp = Idp::start().await;
     let app = spawn(&idp, &ENABLE).await;
     let a = application(&app).await;
@@ -204,6 +204,34 @@ async fn nx_tok_16_a_provisional_user_that_can_be_neither_created_nor_read_is_a_
     assert!(users_with(&app, "ghost@example.com").await.is_empty());
     // Any other e-mail still gets its provisional user.
     assert_eq!(token_for(&app, &a, "someone.else@example.com").await.status, 200);
+}
+
+#[tokio::test]
+async fn nx_app_7_provisional_emails_are_unique_up_to_case_linked_users_are_not() {
+    let idp = Idp::start().await;
+    let app = spawn(&idp, &ENABLE).await;
+    let db = &app.state.db;
+    let first = meet::store::provisional::insert(db, "Twin@Example.com", "en-us").await.unwrap();
+    assert!(first.is_some());
+    let second = meet::store::provisional::insert(db, "twin@example.COM", "en-us").await.unwrap();
+    assert!(second.is_none(), "a second provisional user with the same e-mail up to case is refused");
+    for sub in ["linked-twin-1", "linked-twin-2"] {
+        let new = NewUser { sub: Some(sub.into()), email: Some("twin@example.com".into()), ..Default::default() };
+        users::create(db, new, "en-us").await.expect("users with a sub may share an e-mail");
+    }
+    assert_eq!(users_with(&app, "twin@example.com").await.len(), 3);
+}
+
+#[tokio::test]
+async fn nx_app_2_client_ids_have_the_configured_length() {
+    let app = TestApp::spawn().await;
+    for length in [12usize, 40] {
+        let mut settings = app.state.config.external_api.clone();
+        settings.client_id_length = length;
+        let r =
+            meet::service::external::register_application(&app.state.db, &settings, "Sized", &[], &[]).await.unwrap();
+        assert_eq!(r.application.client_id.len(), length);
+    }
 }
 
 /// A calendar service books a meeting for someone who never used Meet; that person then logs

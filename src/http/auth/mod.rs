@@ -264,6 +264,10 @@ async fn login(
     if claims.get("sub").is_some_and(|s| Some(s) != id_claims.get("sub")) {
         return Err("userinfo sub differs from the ID token's".into());
     }
+    // The essential claims must be present (their value may be anything), as upstream checks.
+    if let Some(missing) = cfg.essential_claims.iter().find(|c| !claims.contains_key(c.as_str())) {
+        return Err(format!("Claims verification failed: userinfo has no {missing}"));
+    }
     let user = match provision::resolve(state, &claims).await {
         Ok(u) => u,
         Err(ProvisionError::Refused(r)) => return Err(r.to_string()),
