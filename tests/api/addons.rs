@@ -154,6 +154,20 @@ async fn na_ses_6_na_ses_7_na_ses_8_w34_w35_poll_credentials() {
 }
 
 #[tokio::test]
+async fn w36_a_session_entry_in_an_unknown_state_is_refused_and_removed() {
+    let app = spawn(&[]).await;
+    let (_, a) = init(&app).await;
+    let key = format!("addons_{}_{}", app.state.config.addons.prefix_session, a.sid);
+    let stored = app.state.cache.get(&key).await.unwrap().expect("the session entry");
+    let mut entry: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    entry["state"] = json!("half-done");
+    app.state.cache.set(&key, &entry.to_string(), None).await.unwrap();
+    let r = poll(&app, &a).await;
+    assert_eq!((r.status.as_u16(), r.json()), (400, json!({"detail": "Invalid or expired session."})));
+    assert_eq!(app.state.cache.get(&key).await.unwrap(), None, "the entry is deleted");
+}
+
+#[tokio::test]
 async fn na_ses_9_na_ses_10_na_ses_13_the_add_in_flow_gives_a_token_once() {
     let app = spawn(&[("APPLICATION_BASE_URL", "https://meet.example")]).await;
     let (_, s) = init(&app).await;
