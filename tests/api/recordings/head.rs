@@ -342,17 +342,6 @@ async fn nrc_wh_5_6_unknown_egresses_and_inactive_recordings_notify_nobody() {
     assert_eq!(status(&rig.app, rec.id).await, "failed_to_stop", "no file reported: unchanged");
 }
 
-/// Sets the user's language and time zone through the store's query builder.
-async fn set_language(app: &TestApp, user: &meet::store::users::User, language: &str, timezone: &str) {
-    meet::store::Q::new("UPDATE meet_user SET language = $1, timezone = $2 WHERE id = $3")
-        .bind(language)
-        .bind(timezone)
-        .bind(user.id)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn nrc_not_1_one_mail_per_owner_in_their_language_and_zone_with_the_download_link() {
     let rig = rig(&[

@@ -132,6 +132,18 @@ pub async fn make(app: &TestApp, room: Uuid, mode: Mode, status: Status, accesse
     rec
 }
 
+/// Sets the user's language and time zone directly in the store (the e-mail tests need owners
+/// in several languages and zones).
+pub async fn set_language(app: &TestApp, user: &User, language: &str, timezone: &str) {
+    meet::store::Q::new("UPDATE meet_user SET language = $1, timezone = $2 WHERE id = $3")
+        .bind(language)
+        .bind(timezone)
+        .bind(user.id)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+}
+
 /// Moves `updated_at` (and the status) into the past, as if time had passed.
 pub async fn age(app: &TestApp, rec: &Recording, status: Status, secs: i64) {
     let at = chrono::Utc::now() - chrono::Duration::seconds(secs);

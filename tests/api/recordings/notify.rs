@@ -8,18 +8,6 @@ use serde_json::json;
 use super::*;
 use crate::support::summary::TOKEN as SUMMARY_TOKEN;
 
-/// Sets the user's language and time zone. No endpoint changes them at the reference commit
-/// (the user serializer is read-only), so this goes through the store's query builder.
-async fn set_language(app: &TestApp, user: &meet::store::users::User, language: &str, timezone: &str) {
-    meet::store::Q::new("UPDATE meet_user SET language = $1, timezone = $2 WHERE id = $3")
-        .bind(language)
-        .bind(timezone)
-        .bind(user.id)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn rn_1_rn_2_rn_5_s5_screen_recordings_mail_each_owner_only() {
     let rig = rig(&[]).await;
