@@ -2,6 +2,7 @@
 # Measures a release build of meet with the shared load kit (../shared/bench, cases a-h).
 #   scripts/bench.sh sqlite          # embedded SQLite + in-process cache
 #   scripts/bench.sh pg              # PostgreSQL + Redis (PG_URL, REDIS_URL below)
+#   MEET_BIN=/tmp/meet-old LABEL=old scripts/bench.sh pg   # an already built binary
 # Needs wrk, curl and python3 (Debian: apt-get install wrk curl). Results go to results/<label>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,8 +13,9 @@ REDIS="${REDIS_URL:-redis://127.0.0.1:6379}"
 PORT="${PORT:-8071}"
 LABEL="${LABEL:-meet-$BACKEND}"
 
-cargo build --release --quiet
-BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/meet"
+# MEET_BIN: measure that binary instead of building this checkout (A/B comparisons).
+if [ -z "${MEET_BIN:-}" ]; then cargo build --release --quiet; fi
+BIN="${MEET_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/meet}"
 WORK="$(mktemp -d)"
 trap 'kill "${SERVER:-}" "${STUB:-}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 

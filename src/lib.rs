@@ -101,6 +101,7 @@ impl App {
         let outbox = tokio::spawn(service::outbox::run_loop(state.clone()));
         let reconciler = tokio::spawn(service::reconciler::run_loop(state.clone()));
         let jobs = tokio::spawn(service::jobs::run_loop(state.clone()));
+        let invalidations = state.sessions.listen();
         let router = http::router(state.clone());
         let result = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
@@ -112,6 +113,9 @@ impl App {
         outbox.abort();
         reconciler.abort();
         jobs.abort();
+        if let Some(i) = invalidations {
+            i.abort();
+        }
         state.db.close().await;
         result
     }

@@ -47,7 +47,7 @@ pub async fn bench(db: &Db, cache: &Cache, _config: &Config) -> anyhow::Result<B
         store::accesses::insert(&mut tx, room.id, owner.id, "owner").await?;
     }
     tx.commit().await?;
-    let sessions = Sessions::new(db.clone(), cache.clone());
+    let sessions = Sessions::new(db.clone(), cache.clone(), std::time::Duration::ZERO);
     let owner_session =
         sessions.create_for_user(owner.id, Default::default()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let creator_session =

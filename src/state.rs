@@ -49,7 +49,7 @@ impl AppState {
             oidc: crate::oidc::Oidc::new(&config.oidc),
             marketing: crate::marketing::Marketing::new(&config.marketing),
             frontend_config,
-            sessions: Sessions::new(db.clone(), cache.clone()),
+            sessions: Sessions::new(db.clone(), cache.clone(), config.ops.session_cache_ttl),
             livekit: crate::livekit::LiveKit::new(&config),
             mailer: crate::mail::Mailer::new(&config.recording.email),
             s3: crate::s3::S3::new(&config.recording.s3),

@@ -88,7 +88,11 @@ pub async fn find(state: &AppState, key: &str) -> anyhow::Result<User> {
 
 async fn set(state: &AppState, out: &Out, key: &str, flag: UserFlag, value: bool, action: &str) -> anyhow::Result<()> {
     let before = find(state, key).await?;
+    let announcement = state.sessions.user_changing(before.id);
     let after = store::set_user_flag(&state.db, before.id, flag, value).await?;
+    // Running servers sharing this Redis forget the user at once; on an embedded database they
+    // see the change within MEET_SESSION_CACHE_TTL.
+    announcement.send().await;
     audit(action, &format!("user {}", after.id), &user_json(&before), &user_json(&after));
     out.one(&user_json(&after));
     Ok(())
@@ -142,6 +146,9 @@ pub async fn run(state: &AppState, out: &Out, command: UsersCommand) -> anyhow::
             }
             let ids: Vec<Uuid> = stale.iter().map(|u| u.id).collect();
             crate::service::merge::merge_pair(&state.db, kept.id, &ids, false).await?;
+            for id in ids.iter().chain([&kept.id]) {
+                state.sessions.user_changed(*id).await;
+            }
             let after = users::get(&state.db, kept.id).await?.ok_or_else(|| anyhow!("the kept user is gone"))?;
             let before = json!({"kept": user_json(&kept), "merged": stale.iter().map(user_json).collect::<Vec<_>>()});
             audit("users.merge", &format!("user {}", kept.id), &before, &user_json(&after));

@@ -13,7 +13,8 @@ pub struct Memory {
 #[derive(Default)]
 struct Inner {
     values: HashMap<String, Entry>,
-    windows: HashMap<String, VecDeque<Instant>>,
+    /// Sliding windows: the window's length and the accepted request times in it.
+    windows: HashMap<String, (Duration, VecDeque<Instant>)>,
     indexes: HashMap<String, Index>,
     writes: u64,
     last_purge: Option<Instant>,
@@ -53,7 +54,9 @@ impl Inner {
             self.last_purge = Some(now);
             self.values.retain(|_, e| e.live(now));
             self.indexes.retain(|_, i| i.expires.is_none_or(|e| e > now));
-            self.windows.retain(|_, w| w.back().is_some_and(|t| now.duration_since(*t) < Duration::from_secs(86_400)));
+            // A window whose last request is older than its length counts nothing any more (many
+            // one-off clients, e.g. one request per address, must not pile up).
+            self.windows.retain(|_, (len, w)| w.back().is_some_and(|t| now.duration_since(*t) < *len));
         }
     }
 }
@@ -84,6 +87,31 @@ impl Memory {
             return false;
         }
         g.values.insert(key, Entry { value, expires: ttl.map(|t| now + t) });
+        g.wrote(now);
+        true
+    }
+
+    /// [`Memory::set_nx`] and, when it created the key, [`Memory::index_add`], under one lock.
+    pub fn set_nx_indexed(
+        &self,
+        key: String,
+        value: String,
+        ttl: Duration,
+        index: (String, String, i64, Duration),
+    ) -> bool {
+        let now = Instant::now();
+        let mut g = self.lock();
+        if g.live(&key, now).is_some() {
+            return false;
+        }
+        g.values.insert(key, Entry { value, expires: Some(now + ttl) });
+        let (index_key, member, score, index_ttl) = index;
+        let idx = g.indexes.entry(index_key).or_insert_with(|| Index { members: HashMap::new(), expires: None });
+        if idx.expires.is_some_and(|e| e <= now) {
+            idx.members.clear();
+        }
+        idx.members.entry(member).or_insert(score);
+        idx.expires = Some(now + index_ttl);
         g.wrote(now);
         true
     }
@@ -139,7 +167,8 @@ impl Memory {
     pub fn throttle(&self, key: String, limit: u32, window: Duration) -> Option<u64> {
         let now = Instant::now();
         let mut g = self.lock();
-        let w = g.windows.entry(key).or_default();
+        let (len, w) = g.windows.entry(key).or_insert_with(|| (window, VecDeque::new()));
+        *len = window;
         while w.front().is_some_and(|t| now.duration_since(*t) >= window) {
             w.pop_front();
         }
@@ -178,6 +207,21 @@ impl Memory {
         let mut members: Vec<(&String, &i64)> = idx.members.iter().collect();
         members.sort_by(|a, b| a.1.cmp(b.1).then_with(|| a.0.cmp(b.0)));
         members.into_iter().map(|(m, _)| m.clone()).collect()
+    }
+
+    /// The members of the index `key` (lowest score first), each with the value stored under
+    /// `value_prefix` + member.
+    pub fn index_with_values(&self, key: &str, value_prefix: &str) -> Vec<(String, Option<String>)> {
+        let members = self.index_members(key);
+        let now = Instant::now();
+        let mut g = self.lock();
+        members
+            .into_iter()
+            .map(|m| {
+                let v = g.live(&format!("{value_prefix}{m}"), now).map(|e| e.value.clone());
+                (m, v)
+            })
+            .collect()
     }
 
     pub fn index_oldest(&self, key: &str, limit: usize) -> Vec<String> {

@@ -38,6 +38,22 @@ pub type CacheResult<T> = Result<T, CacheError>;
 pub struct Cache {
     prefix: String,
     backend: Backend,
+    /// Local delivery of [`Cache::publish`] (every backend: the in-process one has no other).
+    local: tokio::sync::broadcast::Sender<(String, String)>,
+    /// The Redis client, for the dedicated pub/sub connections of [`Cache::listen`].
+    client: Option<redis::Client>,
+}
+
+/// What a listener of [`Cache::listen`] is told.
+#[derive(Debug)]
+pub enum Signal {
+    /// Messages published from now on will be delivered (again): anything published before may
+    /// have been missed.
+    Listening,
+    /// A message published on the channel (by any instance, this one included).
+    Message(String),
+    /// Messages may be missed until the next `Listening`.
+    Deaf,
 }
 
 #[derive(Clone)]
@@ -47,6 +63,8 @@ enum Backend {
 }
 
 /// Deletes `KEYS[1]` or sets it to `ARGV[2]` (TTL `ARGV[3]` ms, 0 = none) only if it holds `ARGV[1]`.
+static CAS_SCRIPT_COMPILED: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(CAS_SCRIPT));
 const CAS_SCRIPT: &str = r#"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if ARGV[4] == '1' then redis.call('DEL', KEYS[1]); return 1 end
@@ -55,8 +73,36 @@ else redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') end
 return 1
 "#;
 
+/// The members of the sorted set `KEYS[1]` by score and the value of `ARGV[1]..member` for each
+/// (false, i.e. nil, when missing): the lobby's waiting list in one round trip. The value keys
+/// are derived from the members, so they cannot be declared: a single Redis server (or one
+/// cluster slot per room, with a hash tag in `LOBBY_KEY_PREFIX`) is assumed, as for the index.
+static INDEX_VALUES_SCRIPT_COMPILED: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(INDEX_VALUES_SCRIPT));
+const INDEX_VALUES_SCRIPT: &str = r#"
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+local values = {}
+for i, m in ipairs(members) do values[i] = redis.call('GET', ARGV[1] .. m) end
+return {members, values}
+"#;
+
+/// `SET KEYS[1] ARGV[1] NX PX ARGV[2]`, and when it set: `ZADD KEYS[2] NX ARGV[4] ARGV[3]` and
+/// `PEXPIRE KEYS[2] ARGV[5]`. Returns 1 when the key was created.
+static SET_NX_INDEXED_SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r#"
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[2], 'NX', ARGV[4], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return 1
+"#,
+    )
+});
+
 /// Sliding-window throttle: `KEYS[1]` is a sorted set of accepted request times (ms).
 /// ARGV: now ms, window ms, limit, unique member. Returns 0 when accepted, else the wait in ms.
+static THROTTLE_SCRIPT_COMPILED: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(THROTTLE_SCRIPT));
 const THROTTLE_SCRIPT: &str = r#"
 local now = tonumber(ARGV[1]); local window = tonumber(ARGV[2]); local limit = tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
@@ -70,7 +116,12 @@ return math.max(1, tonumber(oldest[2]) + window - now)
 impl Cache {
     /// The in-process cache.
     pub fn memory(prefix: &str) -> Cache {
-        Cache { prefix: prefix.to_string(), backend: Backend::Memory(Arc::new(Memory::default())) }
+        Cache {
+            prefix: prefix.to_string(),
+            backend: Backend::Memory(Arc::new(Memory::default())),
+            local: tokio::sync::broadcast::channel(1024).0,
+            client: None,
+        }
     }
 
     /// Connects to Redis, with bounded retries; the connection then reconnects by itself.
@@ -84,7 +135,14 @@ impl Cache {
         let mut attempt = 0u64;
         loop {
             match ConnectionManager::new_with_config(client.clone(), config.clone()).await {
-                Ok(conn) => return Ok(Cache { prefix: prefix.to_string(), backend: Backend::Redis(Box::new(conn)) }),
+                Ok(conn) => {
+                    return Ok(Cache {
+                        prefix: prefix.to_string(),
+                        backend: Backend::Redis(Box::new(conn)),
+                        local: tokio::sync::broadcast::channel(1024).0,
+                        client: Some(client),
+                    })
+                }
                 Err(e) if attempt < 4 => {
                     attempt += 1;
                     tracing::warn!(attempt, error = %e, "Redis is not reachable yet; retrying");
@@ -162,6 +220,42 @@ impl Cache {
         }
     }
 
+    /// Sets `key` (TTL `ttl`) only if it does not exist and, when this call created it, adds
+    /// `member` with `score` to the index `index` (kept if there; the index's expiry set to
+    /// `index_ttl`), as one atomic step: a new lobby waiter is never stored unindexed.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn set_nx_indexed(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+        index: &str,
+        member: &str,
+        score: i64,
+        index_ttl: Duration,
+    ) -> CacheResult<bool> {
+        crate::metrics::cache_op("set_nx_indexed");
+        let (k, i) = (self.key(key), self.key(index));
+        match &self.backend {
+            Backend::Memory(m) => {
+                Ok(m.set_nx_indexed(k, value.to_string(), ttl, (i, member.to_string(), score, index_ttl)))
+            }
+            Backend::Redis(c) => {
+                let created: i64 = SET_NX_INDEXED_SCRIPT
+                    .key(&k)
+                    .key(&i)
+                    .arg(value)
+                    .arg(ttl.as_millis().max(1) as u64)
+                    .arg(member)
+                    .arg(score)
+                    .arg(index_ttl.as_millis().max(1) as u64)
+                    .invoke_async(&mut (**c).clone())
+                    .await?;
+                Ok(created == 1)
+            }
+        }
+    }
+
     /// Deletes `key`; true when it existed.
     pub async fn delete(&self, key: &str) -> CacheResult<bool> {
         crate::metrics::cache_op("delete");
@@ -199,7 +293,7 @@ impl Cache {
         match &self.backend {
             Backend::Memory(m) => Ok(m.compare_and_set(&k, expected, new, ttl)),
             Backend::Redis(c) => {
-                let r: i64 = redis::Script::new(CAS_SCRIPT)
+                let r: i64 = CAS_SCRIPT_COMPILED
                     .key(&k)
                     .arg(expected)
                     .arg(new.unwrap_or(""))
@@ -300,6 +394,21 @@ impl Cache {
         }
     }
 
+    /// The members of the index `key` (lowest score first), each with the value of the key
+    /// `value_prefix` + member (`None` when missing or expired), in one round trip.
+    pub async fn index_with_values(&self, key: &str, value_prefix: &str) -> CacheResult<Vec<(String, Option<String>)>> {
+        crate::metrics::cache_op("index_with_values");
+        let (k, p) = (self.key(key), self.key(value_prefix));
+        match &self.backend {
+            Backend::Memory(m) => Ok(m.index_with_values(&k, &p)),
+            Backend::Redis(c) => {
+                let (members, values): (Vec<String>, Vec<Option<String>>) =
+                    INDEX_VALUES_SCRIPT_COMPILED.key(&k).arg(&p).invoke_async(&mut (**c).clone()).await?;
+                Ok(members.into_iter().zip(values.into_iter().chain(std::iter::repeat(None))).collect())
+            }
+        }
+    }
+
     /// The `limit` members of the index `key` with the lowest scores, lowest first.
     pub async fn index_oldest(&self, key: &str, limit: usize) -> CacheResult<Vec<String>> {
         crate::metrics::cache_op("index_oldest");
@@ -346,7 +455,7 @@ impl Cache {
                 let now =
                     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis()
                         as u64;
-                let wait_ms: u64 = redis::Script::new(THROTTLE_SCRIPT)
+                let wait_ms: u64 = THROTTLE_SCRIPT_COMPILED
                     .key(&k)
                     .arg(now)
                     .arg(window.as_millis() as u64)
@@ -355,6 +464,119 @@ impl Cache {
                     .invoke_async(&mut (**c).clone())
                     .await?;
                 Ok((wait_ms > 0).then(|| wait_ms.div_ceil(1000)))
+            }
+        }
+    }
+}
+
+impl Cache {
+    /// Publishes `message` on `channel` to every instance listening ([`Cache::listen`]): Redis
+    /// `PUBLISH` (at most once: listeners learn of gaps through [`Signal::Deaf`]), or in-process.
+    pub async fn publish(&self, channel: &str, message: &str) -> CacheResult<()> {
+        crate::metrics::cache_op("publish");
+        match &self.backend {
+            Backend::Memory(_) => {
+                // No receiver is not an error: nobody listens yet.
+                let _ = self.local.send((channel.to_string(), message.to_string()));
+                Ok(())
+            }
+            Backend::Redis(c) => {
+                let _: i64 =
+                    redis::cmd("PUBLISH").arg(self.key(channel)).arg(message).query_async(&mut (**c).clone()).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Calls `on` with every message published on `channel` until the returned task is aborted.
+    /// With Redis the subscription has a connection of its own and comes back by itself after a
+    /// failure; `on` hears `Deaf` when it drops and `Listening` once it is back.
+    pub fn listen(&self, channel: &str, on: impl Fn(Signal) + Send + Sync + 'static) -> tokio::task::JoinHandle<()> {
+        let channel_key = self.key(channel);
+        let channel = channel.to_string();
+        match (&self.client, &self.backend) {
+            (Some(client), Backend::Redis(conn)) => {
+                let client = client.clone();
+                let conn = (**conn).clone();
+                tokio::spawn(async move {
+                    let mut delay = Duration::from_millis(100);
+                    loop {
+                        if let Err(e) = subscribe_once(&client, conn.clone(), &channel_key, &on).await {
+                            tracing::warn!(error = %e, channel = channel_key.as_str(), "cache subscription lost; retrying");
+                            crate::metrics::cache_error();
+                        } else {
+                            delay = Duration::from_millis(100);
+                        }
+                        on(Signal::Deaf);
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(5));
+                    }
+                })
+            }
+            _ => {
+                let mut rx = self.local.subscribe();
+                on(Signal::Listening);
+                tokio::spawn(async move {
+                    loop {
+                        match rx.recv().await {
+                            Ok((ch, msg)) if ch == channel => on(Signal::Message(msg)),
+                            Ok(_) => {}
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                                on(Signal::Deaf);
+                                on(Signal::Listening);
+                            }
+                            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                        }
+                    }
+                })
+            }
+        }
+    }
+}
+
+/// Published every second by each listening instance on its channel: a subscription that hears
+/// nothing for [`SILENCE`] is taken as dead (a half-open connection loses messages silently).
+const HEARTBEAT: &str = "~";
+const SILENCE: Duration = Duration::from_secs(3);
+
+/// One Redis subscription, until its connection ends or falls silent.
+async fn subscribe_once(
+    client: &redis::Client,
+    mut conn: ConnectionManager,
+    channel: &str,
+    on: &(impl Fn(Signal) + Send + Sync),
+) -> redis::RedisResult<()> {
+    use futures_util::StreamExt;
+    let timeout = |what: &'static str| redis::RedisError::from((redis::ErrorKind::IoError, what));
+    let mut pubsub = tokio::time::timeout(Duration::from_secs(2), client.get_async_pubsub())
+        .await
+        .map_err(|_| timeout("pub/sub connection timed out"))??;
+    tokio::time::timeout(Duration::from_secs(2), pubsub.subscribe(channel))
+        .await
+        .map_err(|_| timeout("SUBSCRIBE timed out"))??;
+    on(Signal::Listening);
+    let mut messages = pubsub.on_message();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut heard = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            msg = messages.next() => {
+                let Some(msg) = msg else { return Ok(()) };
+                heard = tokio::time::Instant::now();
+                match msg.get_payload::<String>() {
+                    Ok(p) if p == HEARTBEAT => {}
+                    Ok(p) => on(Signal::Message(p)),
+                    Err(_) => {}
+                }
+            }
+            _ = tick.tick() => {
+                if heard.elapsed() > SILENCE {
+                    return Err(timeout("no message (not even our heartbeat) for 3 s"));
+                }
+                let mut cmd = redis::cmd("PUBLISH");
+                cmd.arg(channel).arg(HEARTBEAT);
+                // A failed heartbeat shows up as silence.
+                let _ = tokio::time::timeout(Duration::from_secs(1), cmd.query_async::<i64>(&mut conn)).await;
             }
         }
     }

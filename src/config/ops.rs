@@ -18,6 +18,11 @@ pub struct OpsConfig {
     /// `MEET_METRICS_TOKEN` (or `_FILE`): when set, `/metrics` requires
     /// `Authorization: Bearer <token>`. Default none.
     pub metrics_token: Option<String>,
+    /// `MEET_SESSION_CACHE_TTL`: seconds a session and its user, once read, may be served from
+    /// this instance's memory; every change is announced to all instances at once, so this only
+    /// bounds what a change nobody announced (a command on an embedded database) takes to be
+    /// seen. Default 5; 0 = read them on every request.
+    pub session_cache_ttl: Duration,
     /// The period of each scheduled job by name (`MEET_<JOB>_PERIOD`, seconds; 0 = off).
     pub job_periods: BTreeMap<&'static str, Duration>,
 }
@@ -45,6 +50,7 @@ pub(super) fn read(r: &mut Reader<'_>) -> OpsConfig {
         metrics_enabled: r.bool("MEET_METRICS_ENABLED", false),
         metrics_bind,
         metrics_token: r.opt_string("MEET_METRICS_TOKEN").filter(|t| !t.is_empty()),
+        session_cache_ttl: Duration::from_secs(r.uint("MEET_SESSION_CACHE_TTL", 5)),
         job_periods,
     }
 }
@@ -53,6 +59,7 @@ pub(super) fn describe(c: &OpsConfig, m: &mut BTreeMap<&'static str, String>) {
     m.insert("MEET_METRICS_ENABLED", c.metrics_enabled.to_string());
     m.insert("MEET_METRICS_BIND", c.metrics_bind.map(|a| a.to_string()).unwrap_or_default());
     m.insert("MEET_METRICS_TOKEN", c.metrics_token.as_ref().map(|_| "***".into()).unwrap_or_default());
+    m.insert("MEET_SESSION_CACHE_TTL", c.session_cache_ttl.as_secs().to_string());
     for job in crate::service::scheduler::JOBS {
         m.insert(job.env, c.job_period(job.name).as_secs().to_string());
     }

@@ -92,9 +92,11 @@ async fn request_entry(
     let body = body?.object()?;
     let username = lobby::parse_username(body.get("username"), state.config.lobby_username_max_length)
         .map_err(ApiError::Validation)?;
-    let room = crate::service::rooms::find(&state, &room_ref(Ok(Path(segment)))?).await?;
+    let (room, role) =
+        crate::service::rooms::find_with_role(&state, &room_ref(Ok(Path(segment)))?, caller.user()).await?;
+    let fresh = pid.is_none();
     let pid = pid.unwrap_or_else(lobby::new_participant_id);
-    let outcome = svc::request_entry_for(&state, &room, caller.user(), &pid, &username).await?;
+    let outcome = svc::request_entry_for(&state, &room, role, caller.user(), &pid, fresh, &username).await?;
     let mut resp = json_response(StatusCode::OK, &serde_json::to_value(&outcome).map_err(ApiError::internal)?);
     let set_cookie = format!("{cookie_name}={pid}; HttpOnly; Path=/; SameSite=Lax; Secure");
     resp.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&set_cookie).map_err(ApiError::internal)?);
@@ -108,8 +110,8 @@ async fn waiting_participants(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let user = caller.require_user()?;
-    let room = crate::service::rooms::find(&state, &room_ref(id)?).await?;
-    let participants = svc::waiting_for_admin(&state, &room, user).await?;
+    let (room, role) = crate::service::rooms::find_with_role(&state, &room_ref(id)?, Some(user)).await?;
+    let participants = svc::waiting_for_admin(&state, &room, role).await?;
     Ok(super::rooms::respond(StatusCode::OK, &WaitingOut { participants }))
 }
 
@@ -123,8 +125,8 @@ async fn enter(
 ) -> Result<Response, ApiError> {
     let user = caller.require_user()?;
     let (pid, allow) = lobby::parse_decision(&body.object()?).map_err(ApiError::Validation)?;
-    let room = crate::service::rooms::find(&state, &room_ref(id)?).await?;
-    Ok(match svc::decide_as_admin(&state, &room, user, &pid, allow).await? {
+    let (room, role) = crate::service::rooms::find_with_role(&state, &room_ref(id)?, Some(user)).await?;
+    Ok(match svc::decide_as_admin(&state, &room, role, &pid, allow).await? {
         Ok(()) => message(StatusCode::OK, "Participant was updated."),
         Err(DecideError::NoLobby) => message(StatusCode::NOT_FOUND, "Room has no lobby system."),
         Err(DecideError::ParticipantNotFound) => message(StatusCode::NOT_FOUND, "Participant not found."),

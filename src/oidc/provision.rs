@@ -141,7 +141,9 @@ pub async fn resolve(state: &AppState, claims: &Map<String, Value>) -> Result<Us
                 // A provisional user (now-external-api §10.3) gets its `sub`; an existing one is
                 // never overwritten (W27).
                 if u.sub.as_deref().is_none_or(str::is_empty) {
+                    let announcement = state.sessions.user_changing(u.id);
                     users::set_sub_if_null(db, u.id, sub).await?;
+                    announcement.send().await;
                 }
                 user = Some(u);
             }
@@ -177,7 +179,9 @@ pub async fn resolve(state: &AppState, claims: &Map<String, Value>) -> Result<Us
     }
     let update = changes(&user, email, full.as_deref(), short.as_deref());
     if !update.is_empty() {
+        let announcement = state.sessions.user_changing(user.id);
         users::update_claims(db, user.id, update).await?;
+        announcement.send().await;
     }
     Ok(user)
 }

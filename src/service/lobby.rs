@@ -36,11 +36,6 @@ pub struct Admission {
     pub livekit: Option<LiveKitOut>,
 }
 
-async fn role_on(state: &AppState, room: &Room, user: Option<&User>) -> Result<Option<Role>, ApiError> {
-    let Some(user) = user else { return Ok(None) };
-    Ok(crate::store::accesses::role_of(&state.db, user.id, room.id).await?.as_deref().and_then(Role::parse))
-}
-
 fn level(room: &Room) -> AccessLevel {
     // Unknown stored values are treated as the most private level.
     AccessLevel::parse(&room.access_level).unwrap_or(AccessLevel::Restricted)
@@ -53,17 +48,18 @@ fn level(room: &Room) -> AccessLevel {
 pub async fn request_entry_for(
     state: &AppState,
     room: &Room,
+    role: Option<Role>,
     user: Option<&User>,
     pid: &str,
+    fresh: bool,
     username: &str,
 ) -> Result<Admission, ApiError> {
-    let role = role_on(state, room, user).await?;
     let bypass = match level(room) {
         AccessLevel::Public => true,
         AccessLevel::Trusted if user.is_some() => true,
         _ => role.is_some(),
     };
-    let outcome = request_entry(state, room.id, pid, username, || colour::colour(pid), bypass).await?;
+    let outcome = request_entry(state, room.id, pid, fresh, username, || colour::colour(pid), bypass).await?;
     let livekit = if outcome.admitted {
         let identity = match user {
             Some(u) => token::identity(Some(u)),
@@ -90,8 +86,8 @@ pub async fn request_entry_for(
     Ok(Admission { entry: outcome.entry, livekit })
 }
 
-async fn require_admin(state: &AppState, room: &Room, user: &User) -> Result<(), ApiError> {
-    if permissions::is_administrator(role_on(state, room, Some(user)).await?) {
+fn require_admin(role: Option<Role>) -> Result<(), ApiError> {
+    if permissions::is_administrator(role) {
         Ok(())
     } else {
         Err(ApiError::ForbiddenMessage(NOT_ADMIN.into()))
@@ -99,8 +95,8 @@ async fn require_admin(state: &AppState, room: &Room, user: &User) -> Result<(),
 }
 
 /// `waiting-participants` for a found room: administrators only; public rooms have no lobby.
-pub async fn waiting_for_admin(state: &AppState, room: &Room, user: &User) -> Result<Vec<Entry>, ApiError> {
-    require_admin(state, room, user).await?;
+pub async fn waiting_for_admin(state: &AppState, room: &Room, role: Option<Role>) -> Result<Vec<Entry>, ApiError> {
+    require_admin(role)?;
     if level(room) == AccessLevel::Public {
         return Ok(Vec::new());
     }
@@ -111,11 +107,11 @@ pub async fn waiting_for_admin(state: &AppState, room: &Room, user: &User) -> Re
 pub async fn decide_as_admin(
     state: &AppState,
     room: &Room,
-    user: &User,
+    role: Option<Role>,
     pid: &str,
     allow: bool,
 ) -> Result<Result<(), DecideError>, ApiError> {
-    require_admin(state, room, user).await?;
+    require_admin(role)?;
     if level(room) == AccessLevel::Public {
         return Ok(Err(DecideError::NoLobby));
     }
@@ -162,11 +158,14 @@ async fn read(state: &AppState, key: &str) -> Result<Option<(String, Entry)>, Ap
 
 /// `request-entry` (lobby-livekit §4.4) once the body, the room and the bypass are known.
 /// `bypass` is true for public rooms, trusted rooms with an authenticated caller, and callers
-/// with a role on the room (Q3).
+/// with a role on the room (Q3). `fresh`: `pid` was drawn for this request (no cookie), so no
+/// entry can exist yet and the first read is skipped.
+#[allow(clippy::too_many_arguments)]
 pub async fn request_entry(
     state: &AppState,
     room: Uuid,
     pid: &str,
+    fresh: bool,
     username: &str,
     color: impl Fn() -> String,
     bypass: bool,
@@ -174,8 +173,8 @@ pub async fn request_entry(
     let key = entry_key(state, room, pid);
     let waiting_ttl = state.config.lobby_waiting_timeout;
     // A few rounds at most: each lost compare-and-set means another request changed the entry.
-    for _ in 0..5 {
-        let existing = read(state, &key).await?;
+    for round in 0..5 {
+        let existing = if fresh && round == 0 { None } else { read(state, &key).await? };
         if bypass {
             let entry = match existing {
                 Some((raw, e)) => {
@@ -203,14 +202,19 @@ pub async fn request_entry(
                     id: pid.to_string(),
                     color: color(),
                 };
-                if !state.cache.set_nx(&key, &entry.to_json(), Some(waiting_ttl)).await? {
+                // The entry and its place in the room's index (P1) are one atomic step.
+                let index_ttl = state.config.lobby_accepted_timeout.max(waiting_ttl) + Duration::from_secs(60);
+                let index = index_key(state, room);
+                let stored = state
+                    .cache
+                    .set_nx_indexed(&key, &entry.to_json(), waiting_ttl, &index, pid, now_ms(), index_ttl)
+                    .await?;
+                if !stored {
                     continue; // a concurrent first poll with the same cookie won: read its entry
                 }
                 // The rest of the arrival runs in its own task, started in the same poll as the
-                // entry's creation: a client hanging up cannot leave a stored waiter unindexed
-                // or unannounced.
-                let arrival =
-                    tokio::spawn(arrive(state.clone(), room, pid.to_string()).instrument(tracing::Span::current()));
+                // entry's creation: a client hanging up cannot leave a stored waiter unannounced.
+                let arrival = tokio::spawn(arrive(state.clone(), room).instrument(tracing::Span::current()));
                 arrival.await.map_err(ApiError::internal)??;
                 crate::metrics::lobby("waiting");
                 return Ok(Outcome { entry, admitted: false });
@@ -230,12 +234,9 @@ pub async fn request_entry(
     Err(ApiError::Unavailable("cache"))
 }
 
-/// What follows the creation of a waiting entry: index it (P1), prune now and then, and
+/// What follows the creation of a waiting entry (stored and indexed): prune now and then, and
 /// schedule the room's notification (R-LK1: after the entry is stored).
-async fn arrive(state: AppState, room: Uuid, pid: String) -> Result<(), ApiError> {
-    let waiting_ttl = state.config.lobby_waiting_timeout;
-    let index_ttl = state.config.lobby_accepted_timeout.max(waiting_ttl) + Duration::from_secs(60);
-    state.cache.index_add(&index_key(&state, room), &pid, now_ms(), Some(index_ttl)).await?;
+async fn arrive(state: AppState, room: Uuid) -> Result<(), ApiError> {
     let span = tracing::info_span!("lobby_notify", room.id = %room);
     tokio::spawn(notify(state.clone(), room).instrument(span));
     // Waiters who stop polling leave their id in the index until an administrator's listing
@@ -349,16 +350,14 @@ async fn prune_oldest(state: &AppState, room: Uuid, limit: usize) -> Result<(), 
 /// from the index, corrupted entries deleted.
 pub async fn waiting(state: &AppState, room: Uuid) -> Result<Vec<Entry>, ApiError> {
     let index = index_key(state, room);
-    let members = state.cache.index_members(&index).await?;
-    let keys: Vec<String> = members.iter().map(|m| entry_key(state, room, m)).collect();
-    let values = state.cache.get_many(&keys).await?;
+    let rows = state.cache.index_with_values(&index, &entry_key(state, room, "")).await?;
     let mut out = Vec::new();
     let mut gone = Vec::new();
-    for ((member, key), value) in members.into_iter().zip(&keys).zip(values) {
+    for (member, value) in rows {
         match value.as_deref().map(|raw| (raw, Entry::parse(raw))) {
             None => gone.push(member),
             Some((raw, None)) => {
-                state.cache.compare_and_set(key, raw, None, None).await?;
+                state.cache.compare_and_set(&entry_key(state, room, &member), raw, None, None).await?;
                 gone.push(member);
             }
             Some((_, Some(e))) if e.status == Status::Waiting => out.push(e),

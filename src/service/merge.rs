@@ -31,6 +31,8 @@ pub struct Report {
     pub deleted: usize,
     /// Keys of the groups that failed (rolled back).
     pub failed: Vec<String>,
+    /// Users whose row changed or went (to announce to running servers).
+    pub changed: Vec<Uuid>,
 }
 
 /// The index of the user to keep among `users` (oldest first): the newest with a non-empty `sub`,
@@ -123,6 +125,8 @@ pub async fn merge_duplicates(
             Ok(()) => {
                 report.groups += 1;
                 report.deleted += stale.len();
+                report.changed.push(kept.id);
+                report.changed.extend(stale);
             }
             Err(e) => {
                 writeln!(err, "[ERROR] Failed to merge '{key}': {e}")?;

@@ -319,6 +319,22 @@ pub async fn find(state: &AppState, reference: &RoomRef) -> Result<Room, ApiErro
     room.ok_or(ApiError::NoMatch("Room"))
 }
 
+/// [`find`] with the role `user` holds on the room (one query), for the views that decide on it.
+pub async fn find_with_role(
+    state: &AppState,
+    reference: &RoomRef,
+    user: Option<&User>,
+) -> Result<(Room, Option<Role>), ApiError> {
+    let uid = user.map(|u| u.id);
+    let row = match reference {
+        RoomRef::Id(id) => rooms::get_with_role(&state.db, Some(*id), None, uid).await?,
+        RoomRef::Slug(slug) => rooms::get_with_role(&state.db, None, Some(slug), uid).await?,
+        RoomRef::Nothing => None,
+    };
+    let (room, role) = found(row)?;
+    Ok((room, role.as_deref().and_then(Role::parse)))
+}
+
 /// A room read with its accesses, or the view's 404.
 fn found<T>(row: Option<T>) -> Result<T, ApiError> {
     row.ok_or(ApiError::NoMatch("Room"))

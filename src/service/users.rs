@@ -49,5 +49,8 @@ pub async fn update(
     if update == PreferencesUpdate::default() {
         return Ok(user);
     }
-    Ok(users::update_preferences(&state.db, id, update).await?)
+    let announcement = state.sessions.user_changing(id);
+    let user = users::update_preferences(&state.db, id, update).await?;
+    announcement.send().await;
+    Ok(user)
 }

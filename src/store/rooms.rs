@@ -158,6 +158,37 @@ pub async fn get_with_accesses(
     Ok(Some((room, accesses)))
 }
 
+/// A room row with the role of one user on it (none when that user has no access).
+#[derive(sqlx::FromRow)]
+struct RoomRoleRow {
+    #[sqlx(flatten)]
+    room: Room,
+    role: Option<String>,
+}
+
+/// A room by id or slug with the role `user_id` holds on it, in one round trip (what [`get`] or
+/// [`get_by_slug`] then `accesses::role_of` read in two). Without a user, the role is none.
+pub async fn get_with_role(
+    db: &Db,
+    id: Option<Uuid>,
+    slug: Option<&str>,
+    user_id: Option<Uuid>,
+) -> Result<Option<(Room, Option<String>)>, StoreError> {
+    let filter = if id.is_some() { "r.resource_id = $1" } else { "r.slug = $1" };
+    let q = Q::new(format!(
+        "SELECT r.resource_id AS id, r.name, r.slug, r.access_level, r.configuration, r.pin_code, a.role \
+         FROM meet_room r LEFT JOIN meet_resource_access a ON a.resource_id = r.resource_id AND a.user_id = $2 \
+         WHERE {filter}"
+    ));
+    let q = match (id, slug) {
+        (Some(id), _) => q.bind(id),
+        (None, Some(slug)) => q.bind(slug),
+        (None, None) => return Ok(None),
+    };
+    let row: Option<RoomRoleRow> = q.bind(user_id).fetch_optional(db).await?;
+    Ok(row.map(|r| (r.room, r.role)))
+}
+
 /// `$1, $2, …` for `n` arguments starting at `$first`.
 fn placeholders(first: usize, n: usize) -> String {
     (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")

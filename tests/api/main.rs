@@ -40,6 +40,7 @@ mod provisional;
 mod recordings;
 mod room_tokens;
 mod rooms;
+mod session_cache;
 mod takeover;
 mod users;
 mod webhooks;

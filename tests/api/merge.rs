@@ -38,7 +38,8 @@ async fn nm_mrg_1_nm_mrg_2_w31_newest_is_kept_lowercased_unless_an_older_one_has
     let old = user(&app, Some("Dup@example.com"), Some("old-sub")).await;
     let new = user(&app, Some("dup@example.com"), Some("new-sub")).await;
     let (report, out, err) = run(&app, Options::default()).await;
-    assert_eq!(report, Report { groups: 1, deleted: 1, failed: vec![] }, "{out}{err}");
+    assert_eq!(report.changed.len(), 2, "the kept and the deleted user are announced");
+    assert_eq!(report, Report { groups: 1, deleted: 1, failed: vec![], changed: report.changed.clone() }, "{out}{err}");
     assert!(!exists(&app, &old).await && exists(&app, &new).await, "NM-MRG-1");
     assert!(out.contains("[INFO] Found 1 email(s) with duplicate users."), "{out}");
     assert!(out.contains(&format!("[INFO] Email 'dup@example.com': 2 users — keeping {}", new.id)), "{out}");
@@ -198,7 +199,8 @@ async fn nm_mrg_5_files_of_stale_users_are_reassigned() {
     let (_, out, _) = run(&app, Options { dry_run: true, email_filter: None }).await;
     assert!(out.contains("Would migrate: 0 ResourceAccess, 0 RecordingAccess, 1 File(s)."), "{out}");
     let (report, out, err) = run(&app, Options::default()).await;
-    assert_eq!(report, Report { groups: 1, deleted: 1, failed: vec![] }, "{out}{err}");
+    assert_eq!(report.changed.len(), 2, "the kept and the deleted user are announced");
+    assert_eq!(report, Report { groups: 1, deleted: 1, failed: vec![], changed: report.changed.clone() }, "{out}{err}");
     let db = &app.state.db;
     assert_eq!(meet::store::files::get(db, moved).await.unwrap().unwrap().creator_id, Some(kept.id));
     assert_eq!(meet::store::files::get(db, own).await.unwrap().unwrap().creator_id, Some(kept.id), "untouched");

@@ -30,7 +30,7 @@ async fn signed(app: &TestApp, body: &Value) -> Resp {
 /// A waiting lobby entry of `room`, to see whether `room_finished` was handled.
 async fn waiter(app: &TestApp, room: Uuid) {
     let pid = meet::domain::lobby::new_participant_id();
-    meet::service::lobby::request_entry(&app.state, room, &pid, "w", || "hsl(1, 50%, 50%)".into(), false)
+    meet::service::lobby::request_entry(&app.state, room, &pid, true, "w", || "hsl(1, 50%, 50%)".into(), false)
         .await
         .unwrap();
 }

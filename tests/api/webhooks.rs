@@ -43,6 +43,7 @@ async fn seed_lobby(app: &TestApp, room: Uuid, n: usize) -> Vec<String> {
             &app.state,
             room,
             &pid,
+            true,
             &format!("user{i}"),
             || "hsl(1, 50%, 50%)".into(),
             false,

@@ -302,9 +302,11 @@ async fn login(
             tracing::warn!(error = %e, "could not index the session by its provider session id");
         }
     }
+    let announcement = state.sessions.user_changing(user.id);
     if let Err(e) = users::touch_last_login(&state.db, user.id).await {
         tracing::warn!(error = %e, "could not record last_login");
     }
+    announcement.send().await;
     tracing::info!(user.id = %user.id, "user logged in");
     let secure = state.config.secure_cookies;
     let cookies = vec![support::session_cookie(&key, secure), support::csrf_cookie(&csrf::new_secret(), secure)];
