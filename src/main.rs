@@ -73,6 +73,13 @@ enum Command {
     Job(Vec<String>),
 }
 
+/// jemalloc instead of the C library's allocator: under load, glibc's `malloc`/`free`/
+/// `malloc_consolidate` were 10-15% of the server's CPU; with jemalloc the load kit measured
+/// +33% on `/config/`, +57% on the rooms list, x1.9 on new lobby waiters (SQLite + memory), for
+/// 2 MiB more at idle (mimalloc, also tried, cost 17 MiB more at idle).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Logs go to stderr through a background writer thread, so that a request never waits on the
 /// write; the returned guard flushes what is left when `main` returns.
 fn init_tracing(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
