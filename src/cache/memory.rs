@@ -61,6 +61,18 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// Adds `member` to the index `key` (kept if there) and sets the index's expiry.
+    fn index_insert(&mut self, key: String, member: String, score: i64, ttl: Option<Duration>, now: Instant) {
+        let idx = self.indexes.entry(key).or_insert_with(|| Index { members: HashMap::new(), expires: None });
+        if idx.expires.is_some_and(|e| e <= now) {
+            idx.members.clear();
+        }
+        idx.members.entry(member).or_insert(score);
+        idx.expires = ttl.map(|t| now + t);
+    }
+}
+
 impl Memory {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave the map half-written (each operation is a
@@ -106,12 +118,7 @@ impl Memory {
         }
         g.values.insert(key, Entry { value, expires: Some(now + ttl) });
         let (index_key, member, score, index_ttl) = index;
-        let idx = g.indexes.entry(index_key).or_insert_with(|| Index { members: HashMap::new(), expires: None });
-        if idx.expires.is_some_and(|e| e <= now) {
-            idx.members.clear();
-        }
-        idx.members.entry(member).or_insert(score);
-        idx.expires = Some(now + index_ttl);
+        g.index_insert(index_key, member, score, Some(index_ttl), now);
         g.wrote(now);
         true
     }
@@ -191,12 +198,7 @@ impl Memory {
     pub fn index_add(&self, key: String, member: String, score: i64, ttl: Option<Duration>) {
         let now = Instant::now();
         let mut g = self.lock();
-        let idx = g.indexes.entry(key).or_insert_with(|| Index { members: HashMap::new(), expires: None });
-        if idx.expires.is_some_and(|e| e <= now) {
-            idx.members.clear();
-        }
-        idx.members.entry(member).or_insert(score);
-        idx.expires = ttl.map(|t| now + t);
+        g.index_insert(key, member, score, ttl, now);
         g.wrote(now);
     }
 

@@ -38,6 +38,16 @@ async fn me_until(c: &TestClient, done: impl Fn(u16, &Value) -> bool) -> (u16, V
     }
 }
 
+/// Changes the user's language in the database without announcing it (as hand-written SQL would).
+async fn write_language_unannounced(app: &TestApp, user: &meet::store::users::User, language: &str) {
+    meet::store::Q::new("UPDATE meet_user SET language = $1 WHERE id = $2")
+        .bind(language)
+        .bind(user.id)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn perf_sc_1_the_instance_that_changes_a_user_or_ends_a_session_sees_it_at_once() {
     let app = TestApp::spawn_with(&[("MEET_SESSION_CACHE_TTL", "600")]).await;
@@ -102,11 +112,7 @@ async fn perf_sc_3_a_change_cancelled_before_its_announcement_is_still_announced
     }
     // A request that took its announcement, wrote, and was dropped before sending it.
     let announcement = a.state.sessions.user_changing(user.id);
-    meet::store::Q::new("UPDATE meet_user SET language = 'de-de' WHERE id = $1")
-        .bind(user.id)
-        .execute(&a.state.db)
-        .await
-        .unwrap();
+    write_language_unannounced(&a, &user, "de-de").await;
     drop(announcement);
     for r in &readers {
         let (_, body) = me_until(r, |_, b| b["language"] == "de-de").await;
@@ -120,11 +126,7 @@ async fn perf_sc_4_a_change_nobody_announced_is_seen_once_the_copy_expires() {
     let (user, c) = app.logged_in("quiet@example.com").await;
     assert_eq!(c.get(ME).await.json()["language"], "en-us");
     // Written behind the server's back (as a command on an embedded database would).
-    meet::store::Q::new("UPDATE meet_user SET language = 'fr-fr' WHERE id = $1")
-        .bind(user.id)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
+    write_language_unannounced(&app, &user, "fr-fr").await;
     let (_, body) = me_until(&c, |_, b| b["language"] == "fr-fr").await;
     assert_eq!(body["language"], "fr-fr");
 }
@@ -134,10 +136,6 @@ async fn perf_sc_5_with_the_copy_off_every_request_reads_the_store() {
     let app = TestApp::spawn_with(&[("MEET_SESSION_CACHE_TTL", "0")]).await;
     let (user, c) = app.logged_in("off@example.com").await;
     assert_eq!(c.get(ME).await.json()["language"], "en-us");
-    meet::store::Q::new("UPDATE meet_user SET language = 'fr-fr' WHERE id = $1")
-        .bind(user.id)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
+    write_language_unannounced(&app, &user, "fr-fr").await;
     assert_eq!(c.get(ME).await.json()["language"], "fr-fr");
 }
